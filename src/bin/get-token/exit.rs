@@ -1,0 +1,41 @@
+//! Exit codes: the stable contract with shell scripts and agents.
+
+use std::process::ExitCode;
+
+use tokenbroker::{Error, ErrorKind};
+
+pub(crate) const OK: u8 = 0;
+pub(crate) const UNEXPECTED: u8 = 1;
+pub(crate) const USAGE: u8 = 2;
+pub(crate) const AUTHORIZATION_REQUIRED: u8 = 3;
+pub(crate) const NOT_CONFIGURED: u8 = 4;
+pub(crate) const CREDENTIALS: u8 = 5;
+pub(crate) const REFUSED: u8 = 6;
+pub(crate) const UNAVAILABLE: u8 = 7;
+
+/// The table printed in `--help`; keep it in step with the constants above and the README.
+pub(crate) const TABLE: &str = "\
+Exit codes:
+  0  token printed
+  1  unexpected error
+  2  usage error (bad arguments)
+  3  authorization required: the link and its expiry are on stderr (or in --json)
+  4  service or connections.json not configured or invalid
+  5  Scalekit credentials missing or rejected
+  6  Scalekit refused the request (for example the connection name does not exist)
+  7  network trouble or Scalekit unavailable";
+
+pub(crate) fn code_for(error: &Error) -> u8 {
+    match error.kind() {
+        ErrorKind::AuthorizationRequired => AUTHORIZATION_REQUIRED,
+        ErrorKind::NotConfigured | ErrorKind::InvalidConfig => NOT_CONFIGURED,
+        ErrorKind::CredentialsMissing | ErrorKind::CredentialsRejected => CREDENTIALS,
+        ErrorKind::ScalekitRefused | ErrorKind::UnsupportedCredential => REFUSED,
+        ErrorKind::Unavailable => UNAVAILABLE,
+        _ => UNEXPECTED,
+    }
+}
+
+pub(crate) fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}

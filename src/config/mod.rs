@@ -1,0 +1,59 @@
+//! Configuration: `connections.json`, credentials, identifiers, and where each is looked for.
+
+mod connections;
+mod credentials;
+mod identifier;
+pub(crate) mod names;
+pub(crate) mod sources;
+
+use std::path::{Path, PathBuf};
+
+pub use connections::{Connection, Connections};
+pub use credentials::Credentials;
+pub(crate) use identifier::fallback as fallback_identifier;
+pub use identifier::{DEFAULT_IDENTIFIER, IdentifierSource};
+pub(crate) use sources::Sources;
+
+use crate::error::ConfigError;
+use secrecy::ExposeSecret;
+
+/// The file name looked for in the working directory and the user config directory.
+pub const CONNECTIONS_FILE: &str = "connections.json";
+
+/// Finds `connections.json`: the explicit path, then `$TOKENBROKER_CONNECTIONS`, then `./connections.json`,
+/// then the user config directory. An explicit path or variable that names a missing file is an error; it
+/// is never skipped in favour of a later place.
+pub(crate) fn locate_connections(
+    explicit: Option<&Path>,
+    sources: &Sources,
+) -> Result<PathBuf, ConfigError> {
+    let mut looked = Vec::new();
+    if let Some(p) = explicit {
+        return must_exist(p, "given explicitly");
+    }
+    looked.push("--connections / Builder::connections_path: not given".to_owned());
+    match sources.var("TOKENBROKER_CONNECTIONS") {
+        Some(found) => {
+            return must_exist(Path::new(found.value.expose_secret().trim()), &found.source);
+        }
+        None => looked.push("$TOKENBROKER_CONNECTIONS: not set".to_owned()),
+    }
+    for dir in [sources.cwd(), sources.config_dir()].into_iter().flatten() {
+        let candidate = dir.join(CONNECTIONS_FILE);
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+        looked.push(format!("{}: not found", candidate.display()));
+    }
+    Err(ConfigError::ConnectionsNotFound { looked })
+}
+
+fn must_exist(path: &Path, how: &str) -> Result<PathBuf, ConfigError> {
+    if path.exists() {
+        Ok(path.to_owned())
+    } else {
+        Err(ConfigError::ConnectionsNotFound {
+            looked: vec![format!("{} ({how}): not found", path.display())],
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! The emulator's world: clients, API tokens, connections, connected accounts, magic links, faults, counts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::{Fault, Route};
+use crate::timefmt::rfc3339;
+
+/// What kind of credential a connection holds once authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    OAuth,
+    ApiKey,
+}
+
+pub(crate) struct Account {
+    pub(crate) id: String,
+    pub(crate) status: String,
+    pub(crate) access_token: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) token_expires_at: Option<SystemTime>,
+    pub(crate) updated_at: SystemTime,
+    pub(crate) last_used_at: Option<SystemTime>,
+}
+
+pub(crate) struct Link {
+    pub(crate) connector: String,
+    pub(crate) identifier: String,
+    pub(crate) expires_at: SystemTime,
+}
+
+pub(crate) struct State {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) api_token_ttl: Duration,
+    pub(crate) link_ttl: Duration,
+    pub(crate) token_ttl: Duration,
+    pub(crate) connections: BTreeMap<String, Kind>,
+    pub(crate) api_tokens: HashMap<String, SystemTime>,
+    pub(crate) accounts: BTreeMap<(String, String), Account>,
+    pub(crate) links: HashMap<String, Link>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) requests: HashMap<Route, usize>,
+    pub(crate) connections_accepted: usize,
+    random: RandomState,
+    counter: u64,
+}
+
+impl State {
+    pub(crate) fn new(client_id: String, client_secret: String) -> Self {
+        Self {
+            client_id,
+            client_secret,
+            api_token_ttl: Duration::from_secs(86_399),
+            link_ttl: Duration::from_secs(60),
+            token_ttl: Duration::from_secs(3600),
+            connections: BTreeMap::new(),
+            api_tokens: HashMap::new(),
+            accounts: BTreeMap::new(),
+            links: HashMap::new(),
+            faults: Vec::new(),
+            requests: HashMap::new(),
+            connections_accepted: 0,
+            random: RandomState::new(),
+            counter: 0,
+        }
+    }
+
+    /// A random-looking string; the emulator's tokens only need to be unique and unguessable in a test.
+    pub(crate) fn random(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        let a = self.random.hash_one((self.counter, 1u8));
+        let b = self.random.hash_one((self.counter, 2u8));
+        format!("{prefix}{a:016x}{b:016x}")
+    }
+
+    pub(crate) fn issue_api_token(&mut self) -> (String, Duration) {
+        let token = self.random("emu_api_");
+        self.api_tokens
+            .insert(token.clone(), SystemTime::now() + self.api_token_ttl);
+        (token, self.api_token_ttl)
+    }
+
+    pub(crate) fn api_token_valid(&self, token: &str) -> bool {
+        self.api_tokens
+            .get(token)
+            .is_some_and(|exp| *exp > SystemTime::now())
+    }
+
+    pub(crate) fn create(&mut self, connector: &str, identifier: &str) -> &mut Account {
+        let id = format!("ca_{}", self.accounts.len() + 1);
+        self.accounts
+            .entry((connector.to_owned(), identifier.to_owned()))
+            .or_insert_with(|| Account {
+                id,
+                status: "PENDING_AUTH".into(),
+                access_token: None,
+                scopes: Vec::new(),
+                token_expires_at: None,
+                updated_at: SystemTime::now(),
+                last_used_at: None,
+            })
+    }
+
+    pub(crate) fn approve(&mut self, connector: &str, identifier: &str) -> bool {
+        let token = self.random("emu_at_");
+        let ttl = self.token_ttl;
+        let Some(account) = self
+            .accounts
+            .get_mut(&(connector.to_owned(), identifier.to_owned()))
+        else {
+            return false;
+        };
+        account.status = "ACTIVE".into();
+        account.access_token = Some(token);
+        account.scopes = vec![format!("{connector}.read"), format!("{connector}.send")];
+        account.token_expires_at = Some(SystemTime::now() + ttl);
+        account.updated_at = SystemTime::now();
+        true
+    }
+
+    pub(crate) fn new_link(
+        &mut self,
+        base: &str,
+        connector: &str,
+        identifier: &str,
+    ) -> (String, SystemTime) {
+        let code = self.random("ml_");
+        let expires_at = SystemTime::now() + self.link_ttl;
+        self.links.insert(
+            code.clone(),
+            Link {
+                connector: connector.into(),
+                identifier: identifier.into(),
+                expires_at,
+            },
+        );
+        (format!("{base}/magic/{code}"), expires_at)
+    }
+
+    /// The account as Scalekit's REST gateway renders it; `with_credentials` for `/auth`, not `/details`.
+    pub(crate) fn render(&self, key: &(String, String), with_credentials: bool) -> Value {
+        let account = &self.accounts[key];
+        let kind = self.connections.get(&key.0).copied().unwrap_or(Kind::OAuth);
+        let time =
+            |t: Option<SystemTime>| t.map(|t| Value::String(rfc3339(t))).unwrap_or(Value::Null);
+        let mut v = json!({
+            "id": account.id,
+            "identifier": key.1,
+            "provider": key.0.split(['_', '-']).next().unwrap_or_default(),
+            "connector": key.0,
+            "connection_id": format!("conn_{}", key.0),
+            "status": account.status,
+            "authorization_type": if kind == Kind::OAuth { "OAUTH" } else { "API_KEY" },
+            "token_expires_at": time(account.token_expires_at),
+            "updated_at": time(Some(account.updated_at)),
+            "last_used_at": time(account.last_used_at),
+            "api_config": {},
+        });
+        if with_credentials {
+            let token = account.access_token.clone().unwrap_or_default();
+            v["authorization_details"] = match kind {
+                Kind::OAuth => json!({"oauth_token": {
+                    "access_token": token, "refresh_token": "", "scopes": account.scopes, "domain": ""}}),
+                Kind::ApiKey => json!({"static_auth": {"details": {"api_key": token}}}),
+            };
+        }
+        v
+    }
+}
+
+/// A `google.rpc.Status` error body, as grpc-gateway writes it.
+pub(crate) fn error_body(grpc_code: i64, error_code: &str, message: &str) -> Value {
+    json!({
+        "code": grpc_code,
+        "message": message,
+        "details": [{"@type": "type.googleapis.com/scalekit.v1.errdetails.ErrorInfo", "error_code": error_code}],
+    })
+}

@@ -1,0 +1,80 @@
+//! A fresh OAuth access token for a user's connected account (Gmail, Slack, GitHub, Notion, ...) from
+//! Scalekit's token vault, in one call.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tokenbroker::Error> {
+//! let token = tokenbroker::get_token("gmail").await?;
+//! let client = reqwest::Client::new();
+//! client
+//!     .get("https://gmail.googleapis.com/gmail/v1/users/me/messages?q=is:unread")
+//!     .bearer_auth(token.expose_secret())
+//!     .send()
+//!     .await;
+//! # Ok(()) }
+//! ```
+//!
+//! # What happens in a call
+//! 1. The service name is looked up in `connections.json`, which maps it to a Scalekit connection name and
+//!    optionally an identifier ([`Connections`]).
+//! 2. The broker authenticates to Scalekit with the client-credentials grant; the API token is kept in
+//!    memory and reused until shortly before it expires.
+//! 3. It reads the connected account, creating it on first use. If the account is `ACTIVE`, its access
+//!    token is returned; otherwise the call fails with [`Error::AuthorizationRequired`], which carries the
+//!    link to give the user and its absolute expiry. [`Broker::wait_for_token`] waits for the user instead.
+//!
+//! Tokens are cached in memory for a short while ([`CachePolicy`]) and never written anywhere.
+//!
+//! # Configuration
+//! - Credentials: `SCALEKIT_CLIENT_ID`, `SCALEKIT_CLIENT_SECRET`, `SCALEKIT_ENV_URL` (or
+//!   `SCALEKIT_ENVIRONMENT_URL`), each taken from the process environment, else `./.env`, else the `.env` in
+//!   the user config directory (on Linux `~/.config/tokenbroker/.env`).
+//! - `connections.json`: [`Builder::connections_path`], else `$TOKENBROKER_CONNECTIONS`, else
+//!   `./connections.json`, else the user config directory.
+//! - Identifier: given explicitly, else the entry's `identifier`, else `SCALEKIT_IDENTIFIER`, else the agent
+//!   name in `~/.openclaw/workspace/IDENTITY.md`, else `agent` ([`IdentifierSource`]).
+//!
+//! # Blocking use
+//! [`blocking`] has the same calls for programs without an async runtime.
+#![warn(missing_docs, unreachable_pub)]
+
+mod account;
+pub mod blocking;
+mod broker;
+mod cache;
+mod config;
+mod error;
+mod flight;
+mod scalekit;
+mod timefmt;
+mod token;
+mod wait;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
+
+pub use account::AccountStatus;
+pub use broker::{AccountInfo, Broker, Builder, Target};
+pub use cache::CachePolicy;
+pub use config::{
+    CONNECTIONS_FILE, Connection, Connections, Credentials, DEFAULT_IDENTIFIER, IdentifierSource,
+};
+pub use error::{
+    ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind, Result,
+};
+pub use timefmt::rfc3339;
+pub use token::AccessToken;
+pub use wait::WaitOptions;
+
+/// A token for `service` from a process-wide broker built from the environment on first use
+/// ([`Broker::from_env`]). If building fails, the error is returned and the next call tries again.
+///
+/// Use it from one async runtime for the life of the process; a program with several runtimes (or tests,
+/// each with its own) should hold a [`Broker`] per runtime instead, since pooled connections belong to the
+/// runtime that opened them.
+pub async fn get_token(service: &str) -> Result<AccessToken> {
+    static DEFAULT: tokio::sync::OnceCell<Broker> = tokio::sync::OnceCell::const_new();
+    let broker = DEFAULT
+        .get_or_try_init(|| async { Broker::from_env() })
+        .await?;
+    broker.get_token(service).await
+}

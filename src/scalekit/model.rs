@@ -1,0 +1,94 @@
+//! Scalekit's JSON shapes, read leniently: every field optional, `null` accepted, unknown fields ignored.
+//! Secrets are read straight into `SecretString`; credentials tokenbroker does not hand out (refresh tokens,
+//! API keys) are never kept at all.
+
+use secrecy::SecretString;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ApiTokenBody {
+    #[serde(deserialize_with = "secret")]
+    pub(crate) access_token: Option<SecretString>,
+    pub(crate) expires_in: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AccountEnvelope {
+    pub(crate) connected_account: Option<ConnectedAccount>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ConnectedAccount {
+    pub(crate) id: Option<String>,
+    pub(crate) identifier: Option<String>,
+    pub(crate) connector: Option<String>,
+    pub(crate) provider: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) authorization_type: Option<String>,
+    pub(crate) authorization_details: Option<AuthorizationDetails>,
+    pub(crate) token_expires_at: Option<String>,
+    pub(crate) updated_at: Option<String>,
+    pub(crate) last_used_at: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AuthorizationDetails {
+    pub(crate) oauth_token: Option<OauthToken>,
+    pub(crate) static_auth: Option<IgnoredAny>,
+    pub(crate) google_dwd: Option<IgnoredAny>,
+    pub(crate) trusted_idp: Option<IgnoredAny>,
+}
+
+impl AuthorizationDetails {
+    /// The name of the credential held when it is not an OAuth token.
+    pub(crate) fn other_kind(&self) -> Option<&'static str> {
+        [
+            (self.static_auth.is_some(), "static_auth"),
+            (self.google_dwd.is_some(), "google_dwd"),
+            (self.trusted_idp.is_some(), "trusted_idp"),
+        ]
+        .into_iter()
+        .find_map(|(present, kind)| present.then_some(kind))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct OauthToken {
+    #[serde(deserialize_with = "secret")]
+    pub(crate) access_token: Option<SecretString>,
+    pub(crate) scopes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct MagicLinkBody {
+    pub(crate) link: Option<String>,
+    pub(crate) expiry: Option<String>,
+}
+
+/// `google.rpc.Status` as grpc-gateway renders it, or an OAuth-style error from the token endpoint.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ErrorBody {
+    pub(crate) code: Option<serde_json::Value>,
+    pub(crate) message: Option<String>,
+    pub(crate) details: Option<Vec<ErrorDetail>>,
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ErrorDetail {
+    pub(crate) error_code: Option<String>,
+}
