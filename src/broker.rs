@@ -46,8 +46,11 @@ struct Inner {
     identifier: Option<String>,
     fallback_identifier: (String, IdentifierSource),
     cache: CachePolicy,
-    flights: Mutex<HashMap<(String, String), Arc<Flight<Cached>>>>,
+    flights: Mutex<HashMap<AccountKey, Arc<Flight<Cached>>>>,
 }
+
+/// (connection name, identifier): one connected account.
+type AccountKey = (String, String);
 
 /// A service resolved to the connected account it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

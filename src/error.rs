@@ -207,7 +207,7 @@ impl Error {
             }
             Self::Unavailable { .. } => "check the network and SCALEKIT_ENV_URL, then retry".into(),
             Self::Protocol { .. } => {
-                "retry; if it persists, report it with the message above (see TROUBLESHOOTING.md)".into()
+                "retry; if it persists, see TROUBLESHOOTING.md and report it with the message above".into()
             }
         }
     }

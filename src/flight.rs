@@ -62,14 +62,17 @@ impl<T: Clone> Flight<T> {
         let guard = Queued(&self.queued);
         let mut slot = self.slot.lock().await;
         drop(guard);
-        if self.finished.load(SeqCst) != seen {
-            if let Some(outcome) = slot.shared.clone() {
-                if self.queued.load(SeqCst) == 0 {
-                    // The last taker drops it, so no copy of a token outlives the callers that asked.
-                    slot.shared = None;
-                }
-                return outcome;
+        let shared = if self.finished.load(SeqCst) != seen {
+            slot.shared.clone()
+        } else {
+            None
+        };
+        if let Some(outcome) = shared {
+            if self.queued.load(SeqCst) == 0 {
+                // The last taker drops it, so no copy of a token outlives the callers that asked.
+                slot.shared = None;
             }
+            return outcome;
         }
         if let Some(value) = slot.cached.as_ref().filter(|v| fresh(v)) {
             return Ok(value.clone());

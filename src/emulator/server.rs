@@ -191,17 +191,17 @@ fn token(body: &[u8], state: &Shared) -> Reply {
 }
 
 /// The connector and identifier of a request, or the 400 Scalekit gives when one is missing.
-fn key(args: &HashMap<String, String>) -> Result<(String, String), Reply> {
+fn key(args: &HashMap<String, String>) -> Result<(String, String), Box<Reply>> {
     match (args.get("connector"), args.get("identifier")) {
         (Some(c), Some(i)) if !c.is_empty() && !i.is_empty() => Ok((c.clone(), i.clone())),
-        _ => Err(json_reply(
+        _ => Err(Box::new(json_reply(
             StatusCode::BAD_REQUEST,
             &error_body(
                 3,
                 "INVALID_ARGUMENT",
                 "connector and identifier are required",
             ),
-        )),
+        ))),
     }
 }
 
@@ -219,7 +219,7 @@ fn unknown_connection(connector: &str) -> Reply {
 fn get_account(s: &mut State, args: &HashMap<String, String>, with_credentials: bool) -> Reply {
     let key = match key(args) {
         Ok(k) => k,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     if !s.accounts.contains_key(&key) {
         return json_reply(
@@ -227,12 +227,12 @@ fn get_account(s: &mut State, args: &HashMap<String, String>, with_credentials: 
             &error_body(5, "NOT_FOUND", "connected account not found"),
         );
     }
-    if with_credentials {
-        if let Some(account) = s.accounts.get_mut(&key) {
-            if account.access_token.is_some() {
-                account.last_used_at = Some(SystemTime::now());
-            }
-        }
+    if let Some(account) = s
+        .accounts
+        .get_mut(&key)
+        .filter(|a| with_credentials && a.access_token.is_some())
+    {
+        account.last_used_at = Some(SystemTime::now());
     }
     json_reply(
         StatusCode::OK,
@@ -243,7 +243,7 @@ fn get_account(s: &mut State, args: &HashMap<String, String>, with_credentials: 
 fn create(s: &mut State, args: &HashMap<String, String>) -> Reply {
     let key = match key(args) {
         Ok(k) => k,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     if !args.contains_key("connected_account") {
         return json_reply(
@@ -278,7 +278,7 @@ fn create(s: &mut State, args: &HashMap<String, String>) -> Reply {
 fn magic_link(s: &mut State, args: &HashMap<String, String>, base: &str) -> Reply {
     let key = match key(args) {
         Ok(k) => k,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     if !s.connections.contains_key(&key.0) {
         return unknown_connection(&key.0);
@@ -327,7 +327,7 @@ fn list(s: &State, args: &HashMap<String, String>) -> Reply {
 fn delete(s: &mut State, args: &HashMap<String, String>) -> Reply {
     let key = match key(args) {
         Ok(k) => k,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     match s.accounts.remove(&key) {
         Some(_) => json_reply(StatusCode::OK, &json!({})),

@@ -1,0 +1,143 @@
+//! Helpers shared by the integration tests: an emulator with known connections, a broker pointed at it,
+//! and the real `get-token` binary run in a clean environment.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tokenbroker::emulator::{Emulator, EmulatorBuilder};
+use tokenbroker::{Broker, Builder, Connection, Connections};
+
+pub const IDENTIFIER: &str = "mess";
+
+/// An emulator that knows gmail_u3134a, slack_x7y9z and an API-key connection.
+pub fn emulator() -> EmulatorBuilder {
+    Emulator::builder()
+        .connection("gmail_u3134a")
+        .connection("slack_x7y9z")
+        .api_key_connection("fathom_k1")
+}
+
+pub fn connections() -> Connections {
+    Connections::new()
+        .with(
+            "gmail",
+            Connection::new("gmail_u3134a").with_identifier(IDENTIFIER),
+        )
+        .and_then(|c| {
+            c.with(
+                "slack",
+                Connection::new("slack_x7y9z").with_identifier(IDENTIFIER),
+            )
+        })
+        .and_then(|c| {
+            c.with(
+                "fathom",
+                Connection::new("fathom_k1").with_identifier(IDENTIFIER),
+            )
+        })
+        .and_then(|c| {
+            c.with(
+                "ghost",
+                Connection::new("no_such_connection").with_identifier(IDENTIFIER),
+            )
+        })
+        .unwrap()
+}
+
+/// A builder for a broker on `emulator`, isolated from the machine's own configuration.
+pub fn builder(emulator: &Emulator) -> Builder {
+    Broker::builder()
+        .credentials(emulator.credentials())
+        .connections(connections())
+        .config_dir("/nonexistent/tokenbroker-test")
+        .home_dir("/nonexistent/tokenbroker-test-home")
+}
+
+pub fn broker(emulator: &Emulator) -> Broker {
+    builder(emulator).build().unwrap()
+}
+
+/// Runs the real binary in a clean environment: its own HOME, working directory and config dir.
+pub struct Cli {
+    pub home: tempfile::TempDir,
+    pub cwd: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+impl Cli {
+    pub fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+            cwd: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    /// A CLI whose environment points at `emulator`, with connections.json in the working directory.
+    pub fn on(emulator: &Emulator) -> Self {
+        let cli = Self::new()
+            .var("SCALEKIT_ENV_URL", &emulator.url())
+            .var("SCALEKIT_CLIENT_ID", &emulator.client_id())
+            .var("SCALEKIT_CLIENT_SECRET", &emulator.client_secret());
+        cli.write("connections.json", CONNECTIONS_JSON);
+        cli
+    }
+
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.cwd.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.path().join(".config/tokenbroker")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_get-token"))
+            .args(args)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.cwd.path())
+            .output()
+            .unwrap();
+        Run::from(output)
+    }
+
+    pub fn cwd(&self) -> &Path {
+        self.cwd.path()
+    }
+}
+
+pub const CONNECTIONS_JSON: &str = r#"{
+  "gmail": {"connection_name": "gmail_u3134a", "identifier": "mess"},
+  "slack": {"connection_name": "slack_x7y9z", "identifier": "mess"},
+  "ghost": {"connection_name": "no_such_connection", "identifier": "mess"}
+}
+"#;
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
