@@ -376,6 +376,7 @@ impl Broker {
             service: target.service.clone(),
             connection_name: target.connection_name.clone(),
             identifier: target.identifier.clone(),
+            identifier_source: target.identifier_source.clone(),
             status,
             url: link.url,
             expires_at: link.expires_at,

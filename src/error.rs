@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use url::Url;
 
 use crate::account::AccountStatus;
+use crate::config::IdentifierSource;
 use crate::timefmt::rfc3339;
 
 /// The crate's result type.
@@ -231,6 +232,8 @@ pub struct AuthorizationRequired {
     pub connection_name: String,
     /// The identifier of the connected account.
     pub identifier: String,
+    /// Where the identifier came from.
+    pub identifier_source: IdentifierSource,
     /// The account's status at Scalekit.
     pub status: AccountStatus,
     /// The link to give the user.
@@ -268,8 +271,13 @@ impl fmt::Display for AuthorizationRequired {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (connection {}, identifier {}) needs authorization (account status {}): open {}",
-            self.service, self.connection_name, self.identifier, self.status, self.url
+            "{} (connection {}, identifier {} from {}) needs authorization (account status {}): open {}",
+            self.service,
+            self.connection_name,
+            self.identifier,
+            self.identifier_source,
+            self.status,
+            self.url
         )?;
         if let Some(at) = self.expires_at {
             write!(f, " before {}", rfc3339(at))?;

@@ -224,7 +224,13 @@ fn identifier_order_explicit_entry_variable_identity_default() {
     )
     .unwrap();
     let run = cli.run(&["gmail"]);
-    assert!(run.stderr.contains("identifier mess"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("identifier mess from the agent name in")
+            && run.stderr.contains("IDENTITY.md"),
+        "{}",
+        run.stderr
+    );
 
     let cli = cli.var("SCALEKIT_IDENTIFIER", "from-variable");
     assert!(

@@ -78,9 +78,14 @@ fn report(error: &Error) -> u8 {
             _ => String::new(),
         };
         eprintln!(
-            "get-token: {} needs authorization (connection {}, identifier {}, account status {}).\n\
+            "get-token: {} needs authorization (connection {}, identifier {} from {}, account status {}).\n\
              Open this link to authorize{expiry}:\n  {}\nThen run the command again.",
-            auth.service, auth.connection_name, auth.identifier, auth.status, auth.url
+            auth.service,
+            auth.connection_name,
+            auth.identifier,
+            auth.identifier_source,
+            auth.status,
+            auth.url
         );
     } else {
         eprintln!("get-token: error: {error}\nhint: {}", error.hint());
