@@ -286,3 +286,149 @@ fn no_output_contains_the_token_or_secret_except_the_token_itself() {
         }
     }
 }
+
+fn json(run: &common::Run) -> serde_json::Value {
+    assert_eq!(
+        run.stdout.lines().count(),
+        1,
+        "exactly one JSON line: {run:?}"
+    );
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn json_ok_leaves_the_token_out_unless_asked() {
+    let emu = emulator().spawn().unwrap();
+    ready(&emu);
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["--json", "gmail"]);
+    let v = json(&run);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["service"].as_str(),
+            v["identifier"].as_str()
+        ),
+        (Some("ok"), Some("gmail"), Some(IDENTIFIER))
+    );
+    assert_eq!(v["connection_name"], GMAIL);
+    assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(v["scopes"].as_array().unwrap().len(), 2);
+    assert!(
+        v.get("token").is_none()
+            && !run
+                .stdout
+                .contains(&emu.access_token(GMAIL, IDENTIFIER).unwrap())
+    );
+    let v = json(&cli.run(&["--json", "--show-token", "gmail"]));
+    assert_eq!(
+        v["token"].as_str(),
+        emu.access_token(GMAIL, IDENTIFIER).as_deref()
+    );
+}
+
+#[test]
+fn json_authorization_required_is_ready_to_relay() {
+    let emu = emulator().spawn().unwrap();
+    let run = Cli::on(&emu).run(&["--json", "gmail"]);
+    let v = json(&run);
+    assert_eq!((run.code, run.stderr.as_str()), (3, ""));
+    assert_eq!(v["status"], "authorization_required");
+    assert_eq!(v["account_status"], "PENDING_AUTH");
+    let url = v["authorization_url"].as_str().unwrap();
+    assert!(url.starts_with(&emu.url()));
+    assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!((55..=60).contains(&v["expires_in_seconds"].as_u64().unwrap()));
+    assert!(v["message"].as_str().unwrap().contains(url));
+}
+
+#[test]
+fn json_errors_have_code_message_and_hint() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    for (args, code, name) in [
+        (&["--json", "gmial"][..], 4, "not_configured"),
+        (&["--json", "ghost"], 6, "scalekit_refused"),
+    ] {
+        let run = cli.run(args);
+        let v = json(&run);
+        assert_eq!(
+            (run.code, v["status"].as_str(), v["code"].as_str()),
+            (code, Some("error"), Some(name)),
+            "{run:?}"
+        );
+        assert!(
+            !v["message"].as_str().unwrap().is_empty() && !v["hint"].as_str().unwrap().is_empty()
+        );
+    }
+    let run = cli.clone_without_credentials().run(&["--json", "gmail"]);
+    assert_eq!(
+        (run.code, json(&run)["code"].as_str()),
+        (5, Some("credentials_missing"))
+    );
+}
+
+#[test]
+fn several_services_in_argument_order_as_lines_env_or_json() {
+    let emu = emulator().spawn().unwrap();
+    ready(&emu);
+    emu.set_status("slack_x7y9z", IDENTIFIER, "PENDING_AUTH");
+    emu.approve("slack_x7y9z", IDENTIFIER);
+    let (g, s) = (
+        emu.access_token(GMAIL, IDENTIFIER).unwrap(),
+        emu.access_token("slack_x7y9z", IDENTIFIER).unwrap(),
+    );
+    let cli = Cli::on(&emu);
+    assert_eq!(cli.run(&["slack", "gmail"]).stdout, format!("{s}\n{g}\n"));
+    assert_eq!(
+        emu.requests(tokenbroker::emulator::Route::Token),
+        1,
+        "one API token for the whole call"
+    );
+    let run = cli.run(&["--format", "env", "gmail", "slack"]);
+    assert_eq!(
+        run.stdout,
+        format!("export GMAIL_TOKEN='{g}'\nexport SLACK_TOKEN='{s}'\n")
+    );
+    let v = json(&cli.run(&["--json", "gmail", "slack"]));
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["results"][1]["service"], "slack");
+}
+
+#[test]
+fn a_partial_failure_prints_no_tokens_and_names_the_failed_service() {
+    let emu = emulator().spawn().unwrap();
+    ready(&emu);
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["gmail", "slack"]);
+    assert_eq!((run.code, run.stdout.as_str()), (3, ""), "{run:?}");
+    assert!(
+        run.stderr.contains("slack needs authorization") && !run.stderr.contains("gmail needs"),
+        "{}",
+        run.stderr
+    );
+    let v = json(&cli.run(&["--json", "gmail", "slack"]));
+    assert_eq!(
+        (v["status"].as_str(), v["results"][0]["status"].as_str()),
+        (Some("partial"), Some("ok"))
+    );
+    assert_eq!(v["results"][1]["status"], "authorization_required");
+}
+
+#[test]
+fn no_newline_and_quiet() {
+    let emu = emulator().spawn().unwrap();
+    ready(&emu);
+    let cli = Cli::on(&emu);
+    assert_eq!(
+        cli.run(&["--no-newline", "gmail"]).stdout,
+        emu.access_token(GMAIL, IDENTIFIER).unwrap()
+    );
+    assert_eq!(cli.run(&["--no-newline", "gmail", "slack"]).code, 2);
+    let run = cli.run(&["--quiet", "slack"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (3, "", "")
+    );
+}

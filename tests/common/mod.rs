@@ -113,6 +113,16 @@ impl Cli {
         Run::from(output)
     }
 
+    /// The same working directory and HOME, without the Scalekit variables.
+    pub fn clone_without_credentials(&self) -> Self {
+        let cli = Self::new();
+        cli.write(
+            "connections.json",
+            &std::fs::read_to_string(self.cwd().join("connections.json")).unwrap(),
+        );
+        cli
+    }
+
     pub fn cwd(&self) -> &Path {
         self.cwd.path()
     }

@@ -2,15 +2,18 @@
 
 mod args;
 mod exit;
+mod output;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tokenbroker::{Broker, Error};
+use tokenbroker::{AccessToken, Broker, Error};
+
+use args::{Cli, Format};
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -34,28 +37,104 @@ fn main() -> ExitCode {
     exit::exit(runtime.block_on(run(cli)))
 }
 
-async fn run(cli: args::Cli) -> u8 {
-    let broker = match build(&cli) {
-        Ok(b) => b,
-        Err(e) => return report(&e),
+async fn run(cli: Cli) -> u8 {
+    if cli.no_newline && (cli.services.len() > 1 || cli.format() != Format::Plain) {
+        eprintln!("get-token: error: --no-newline only applies to one service in plain format");
+        return exit::USAGE;
+    }
+    let outcomes: Vec<(String, Result<AccessToken, Error>)> = match build(&cli) {
+        // Every service shares the broker's one HTTP client, API token and connection.
+        Ok(broker) => {
+            let tasks: Vec<_> = cli
+                .services
+                .iter()
+                .map(|s| {
+                    let (broker, service, identifier) =
+                        (broker.clone(), s.clone(), cli.identifier.clone());
+                    tokio::spawn(async move {
+                        match identifier {
+                            Some(id) => broker.get_token_for(&service, &id).await,
+                            None => broker.get_token(&service).await,
+                        }
+                    })
+                })
+                .collect();
+            let mut outcomes = Vec::with_capacity(tasks.len());
+            for (service, task) in cli.services.iter().zip(tasks) {
+                let outcome = task.await.unwrap_or_else(|e| {
+                    Err(Error::Protocol {
+                        endpoint: "get-token",
+                        detail: format!("the request task failed: {e}"),
+                    })
+                });
+                outcomes.push((service.clone(), outcome));
+            }
+            outcomes
+        }
+        Err(e) => cli
+            .services
+            .iter()
+            .map(|s| (s.clone(), Err(e.clone())))
+            .collect(),
     };
-    let result = match &cli.identifier {
-        Some(id) => broker.get_token_for(&cli.service, id).await,
-        None => broker.get_token(&cli.service).await,
-    };
-    match result {
-        Ok(token) => {
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{}", token.expose_secret()).and_then(|()| out.flush()) {
-                Ok(()) => exit::OK,
-                Err(_) => exit::UNEXPECTED,
+    // The first failure in argument order decides the exit code.
+    let code = outcomes
+        .iter()
+        .find_map(|(_, o)| o.as_ref().err())
+        .map_or(exit::OK, exit::code_for);
+    if !cli.quiet && cli.format() != Format::Json {
+        for (service, outcome) in &outcomes {
+            if let Err(e) = outcome {
+                eprintln!("{}", output::describe(service, e));
             }
         }
-        Err(e) => report(&e),
+    }
+    let text = match cli.format() {
+        Format::Json => {
+            let results: Vec<_> = outcomes
+                .iter()
+                .map(|(s, o)| output::json_result(s, o, cli.show_token))
+                .collect();
+            let value = match <[_; 1]>::try_from(results) {
+                Ok([one]) => one,
+                Err(results) => serde_json::json!({
+                    "status": if code == exit::OK { "ok" } else { "partial" },
+                    "results": results,
+                }),
+            };
+            format!("{value}\n")
+        }
+        // On any failure stdout stays empty: a script must never read half a set of tokens.
+        _ if code != exit::OK => String::new(),
+        Format::Env => outcomes
+            .iter()
+            .filter_map(|(s, o)| o.as_ref().ok().map(|t| (s, t)))
+            .map(|(s, t)| {
+                format!(
+                    "export {}={}\n",
+                    output::env_name(s),
+                    output::shell_quote(t.expose_secret())
+                )
+            })
+            .collect(),
+        Format::Plain => {
+            let end = if cli.no_newline { "" } else { "\n" };
+            outcomes
+                .iter()
+                .filter_map(|(_, o)| o.as_ref().ok())
+                .map(|t| format!("{}{end}", t.expose_secret()))
+                .collect()
+        }
+    };
+    let text = zeroize::Zeroizing::new(text);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(_) => exit::UNEXPECTED,
     }
 }
 
-fn build(cli: &args::Cli) -> Result<Broker, Error> {
+fn build(cli: &Cli) -> Result<Broker, Error> {
     let mut builder = Broker::builder();
     if let Some(path) = &cli.connections {
         builder = builder.connections_path(path);
@@ -64,31 +143,4 @@ fn build(cli: &args::Cli) -> Result<Broker, Error> {
         builder = builder.env_file(path);
     }
     builder.build()
-}
-
-/// Says on stderr what happened and what to do; returns the exit code.
-fn report(error: &Error) -> u8 {
-    if let Some(auth) = error.authorization() {
-        let expiry = match (auth.expires_at, auth.expires_in()) {
-            (Some(at), Some(left)) => format!(
-                " (the link expires at {}, in {} s)",
-                tokenbroker::rfc3339(at),
-                left.as_secs()
-            ),
-            _ => String::new(),
-        };
-        eprintln!(
-            "get-token: {} needs authorization (connection {}, identifier {} from {}, account status {}).\n\
-             Open this link to authorize{expiry}:\n  {}\nThen run the command again.",
-            auth.service,
-            auth.connection_name,
-            auth.identifier,
-            auth.identifier_source,
-            auth.status,
-            auth.url
-        );
-    } else {
-        eprintln!("get-token: error: {error}\nhint: {}", error.hint());
-    }
-    exit::code_for(error)
 }
