@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use tokenbroker::emulator::{Fault, Route};
 use tokenbroker::{AccountStatus, CachePolicy, Error, ErrorKind, WaitOptions};
 
-use common::{IDENTIFIER, broker, builder, emulator};
+use common::{IDENTIFIER, activate, broker, builder, emulator};
 
 const GMAIL: &str = "gmail_u3134a";
 
@@ -115,8 +115,7 @@ async fn every_status_but_active_gives_a_link() {
 #[tokio::test]
 async fn an_expired_token_needs_reauthorization() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     let broker = builder(&emu)
         .cache(CachePolicy::disabled())
         .build()
@@ -132,8 +131,7 @@ async fn an_expired_token_needs_reauthorization() {
 #[tokio::test]
 async fn api_token_is_reused_and_refetched_once_after_a_401() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     let broker = builder(&emu)
         .cache(CachePolicy::disabled())
         .build()
@@ -194,8 +192,7 @@ async fn wrong_client_secret_is_credentials_rejected() {
 async fn a_create_race_409_reads_the_winners_account() {
     let emu = emulator().start().await.unwrap();
     // Another process creates the account between our read (404) and our create (409).
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     emu.inject(Fault::status(Route::Auth, 404));
     let token = broker(&emu).get_token("gmail").await.unwrap();
     assert_eq!(
@@ -245,8 +242,7 @@ async fn http_errors_map_to_typed_errors() {
 #[tokio::test]
 async fn non_oauth_credentials_are_a_typed_error_naming_the_kind() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status("fathom_k1", IDENTIFIER, "PENDING_AUTH");
-    emu.approve("fathom_k1", IDENTIFIER);
+    activate(&emu, "fathom_k1", IDENTIFIER);
     let err = broker(&emu).get_token("fathom").await.unwrap_err();
     assert!(
         matches!(&err, Error::UnsupportedCredential { kind, .. } if kind == "API_KEY"),
@@ -258,8 +254,7 @@ async fn non_oauth_credentials_are_a_typed_error_naming_the_kind() {
 #[tokio::test]
 async fn tokens_are_cached_until_the_policy_says_otherwise() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     let cached = broker(&emu);
     let first = cached.get_token("gmail").await.unwrap();
     let second = cached.get_token("gmail").await.unwrap();
@@ -289,8 +284,7 @@ async fn tokens_are_cached_until_the_policy_says_otherwise() {
 #[tokio::test(start_paused = true)]
 async fn cache_entries_age_out_after_max_age() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     let broker = builder(&emu)
         .timeout(None)
         .cache(CachePolicy::default().max_age(Duration::from_secs(120)))
@@ -308,8 +302,7 @@ async fn cache_entries_age_out_after_max_age() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_cause_one_token_and_one_account_request() {
     let emu = emulator().start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     emu.inject(Fault::delay(Route::Auth, Duration::from_millis(50)));
     let broker = broker(&emu);
     let calls: Vec<_> = (0..100)
@@ -354,8 +347,7 @@ async fn concurrent_callers_needing_authorization_share_one_link() {
 async fn another_identifier_gets_its_own_account() {
     let emu = emulator().start().await.unwrap();
     for id in ["alice", "bob"] {
-        emu.set_status(GMAIL, id, "PENDING_AUTH");
-        emu.approve(GMAIL, id);
+        activate(&emu, GMAIL, id);
     }
     let broker = broker(&emu);
     let alice = broker.get_token_for("gmail", "alice").await.unwrap();
@@ -445,8 +437,7 @@ async fn waiting_ends_with_link_expired_or_timed_out() {
 async fn no_debug_or_display_contains_a_token_or_the_secret() {
     let secret = "client-secret-that-must-not-leak";
     let emu = emulator().client("id", secret).start().await.unwrap();
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    activate(&emu, GMAIL, IDENTIFIER);
     let broker = broker(&emu);
     let token = broker.get_token("gmail").await.unwrap();
     let value = token.expose_secret().to_owned();

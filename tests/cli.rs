@@ -7,8 +7,7 @@ use common::{CONNECTIONS_JSON, Cli, IDENTIFIER, emulator};
 const GMAIL: &str = "gmail_u3134a";
 
 fn ready(emu: &tokenbroker::emulator::Emulator) {
-    emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
-    emu.approve(GMAIL, IDENTIFIER);
+    common::activate(emu, GMAIL, IDENTIFIER);
 }
 
 #[test]
@@ -373,8 +372,7 @@ fn json_errors_have_code_message_and_hint() {
 fn several_services_in_argument_order_as_lines_env_or_json() {
     let emu = emulator().spawn().unwrap();
     ready(&emu);
-    emu.set_status("slack_x7y9z", IDENTIFIER, "PENDING_AUTH");
-    emu.approve("slack_x7y9z", IDENTIFIER);
+    common::activate(&emu, "slack_x7y9z", IDENTIFIER);
     let (g, s) = (
         emu.access_token(GMAIL, IDENTIFIER).unwrap(),
         emu.access_token("slack_x7y9z", IDENTIFIER).unwrap(),

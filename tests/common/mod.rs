@@ -18,6 +18,12 @@ pub fn emulator() -> EmulatorBuilder {
         .api_key_connection("fathom_k1")
 }
 
+/// Makes `identifier`'s account on `connection_name` active with a fresh token, as if the user had approved.
+pub fn activate(emulator: &Emulator, connection_name: &str, identifier: &str) {
+    emulator.set_status(connection_name, identifier, "PENDING_AUTH");
+    emulator.approve(connection_name, identifier);
+}
+
 pub fn connections() -> Connections {
     Connections::new()
         .with(
