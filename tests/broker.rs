@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use tokenbroker::emulator::{Fault, Route};
 use tokenbroker::{AccountStatus, CachePolicy, Error, ErrorKind, WaitOptions};
 
-use common::{IDENTIFIER, activate, broker, builder, emulator};
+use common::{IDENTIFIER, activate, broker, builder, emulator, uncached};
 
 const GMAIL: &str = "gmail_u3134a";
 
@@ -89,10 +89,7 @@ async fn approving_the_link_gives_the_token_and_its_details() {
 #[tokio::test]
 async fn every_status_but_active_gives_a_link() {
     let emu = emulator().start().await.unwrap();
-    let broker = builder(&emu)
-        .cache(CachePolicy::disabled())
-        .build()
-        .unwrap();
+    let broker = uncached(&emu);
     for (wire, status) in [
         ("PENDING_AUTH", AccountStatus::PendingAuth),
         ("EXPIRED", AccountStatus::Expired),
@@ -116,10 +113,7 @@ async fn every_status_but_active_gives_a_link() {
 async fn an_expired_token_needs_reauthorization() {
     let emu = emulator().start().await.unwrap();
     activate(&emu, GMAIL, IDENTIFIER);
-    let broker = builder(&emu)
-        .cache(CachePolicy::disabled())
-        .build()
-        .unwrap();
+    let broker = uncached(&emu);
     broker.get_token("gmail").await.unwrap();
     emu.expire_token(GMAIL, IDENTIFIER);
     assert_eq!(
@@ -132,10 +126,7 @@ async fn an_expired_token_needs_reauthorization() {
 async fn api_token_is_reused_and_refetched_once_after_a_401() {
     let emu = emulator().start().await.unwrap();
     activate(&emu, GMAIL, IDENTIFIER);
-    let broker = builder(&emu)
-        .cache(CachePolicy::disabled())
-        .build()
-        .unwrap();
+    let broker = uncached(&emu);
     for _ in 0..3 {
         broker.get_token("gmail").await.unwrap();
     }
@@ -208,10 +199,7 @@ async fn a_create_race_409_reads_the_winners_account() {
 #[tokio::test]
 async fn http_errors_map_to_typed_errors() {
     let emu = emulator().start().await.unwrap();
-    let broker = builder(&emu)
-        .cache(CachePolicy::disabled())
-        .build()
-        .unwrap();
+    let broker = uncached(&emu);
     emu.inject(Fault::status(Route::Auth, 400));
     let err = broker.get_token("gmail").await.unwrap_err();
     assert!(

@@ -60,6 +60,14 @@ pub fn builder(emulator: &Emulator) -> Builder {
         .home_dir("/nonexistent/tokenbroker-test-home")
 }
 
+/// A broker that asks Scalekit on every call, for tests that count requests per call.
+pub fn uncached(emulator: &Emulator) -> Broker {
+    builder(emulator)
+        .cache(tokenbroker::CachePolicy::disabled())
+        .build()
+        .unwrap()
+}
+
 pub fn broker(emulator: &Emulator) -> Broker {
     builder(emulator).build().unwrap()
 }
