@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::account::AccountStatus;
 use crate::cache::{CachePolicy, Cached};
-use crate::config::{self, Connections, Credentials, IdentifierSource, Sources};
+use crate::config::{self, Connections, ConnectionsFile, Credentials, IdentifierSource, Sources};
 use crate::error::{AuthorizationRequired, Error};
 use crate::flight::Flight;
 use crate::scalekit::model::ConnectedAccount;
@@ -84,6 +84,8 @@ pub struct AccountInfo {
     pub updated_at: Option<SystemTime>,
     /// When a token was last handed out.
     pub last_used_at: Option<SystemTime>,
+    /// The scopes granted, when Scalekit reports them without the token.
+    pub scopes: Vec<String>,
 }
 
 impl Broker {
@@ -214,7 +216,13 @@ impl Broker {
                 Err(Error::Unavailable { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            if account.is_some_and(|a| AccountStatus::from_wire(a.status.as_deref()).is_active()) {
+            let done = account.is_some_and(|a| {
+                AccountStatus::from_wire(a.status.as_deref()).is_active()
+                    && (!auth.status.is_active()
+                        || a.updated_at.as_deref().and_then(parse_rfc3339)
+                            != auth.account_updated_at)
+            });
+            if done {
                 self.flight(&target).invalidate(|_| true).await;
                 match self.token(&target).await {
                     Err(Error::AuthorizationRequired(_)) => continue,
@@ -233,8 +241,13 @@ impl Broker {
     ) -> Result<AuthorizationRequired, Error> {
         let target = self.resolve(service, identifier)?;
         let account = self.get_or_create(&target).await?;
-        self.link_for(&target, AccountStatus::from_wire(account.status.as_deref()))
-            .await
+        let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
+        self.link_for(
+            &target,
+            AccountStatus::from_wire(account.status.as_deref()),
+            updated_at,
+        )
+        .await
     }
 
     /// The account's state at Scalekit without its credentials; `None` if it does not exist yet.
@@ -253,6 +266,12 @@ impl Broker {
             )
             .await?;
         Ok((target, account.map(info)))
+    }
+
+    /// Checks that Scalekit is reachable and accepts the client credentials (one client-credentials
+    /// request, reused by later calls).
+    pub async fn verify_credentials(&self) -> Result<(), Error> {
+        self.client().authenticate().await
     }
 
     /// Deletes the connected account at Scalekit. Returns `false` if there was none.
@@ -306,6 +325,7 @@ impl Broker {
     async fn fetch(&self, target: &Target) -> Result<AccessToken, Error> {
         let account = self.get_or_create(target).await?;
         let status = AccountStatus::from_wire(account.status.as_deref());
+        let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
         if status.is_active() {
             let mut details = account.authorization_details.unwrap_or_default();
             let oauth = details.oauth_token.take().unwrap_or_default();
@@ -336,7 +356,7 @@ impl Broker {
             // Active but holding no token: only a new authorization can fix that.
         }
         Err(Error::AuthorizationRequired(Box::new(
-            self.link_for(target, status).await?,
+            self.link_for(target, status, updated_at).await?,
         )))
     }
 
@@ -367,6 +387,7 @@ impl Broker {
         &self,
         target: &Target,
         status: AccountStatus,
+        updated_at: Option<SystemTime>,
     ) -> Result<AuthorizationRequired, Error> {
         let link = self
             .client()
@@ -380,6 +401,7 @@ impl Broker {
             status,
             url: link.url,
             expires_at: link.expires_at,
+            account_updated_at: updated_at,
         })
     }
 }
@@ -394,6 +416,11 @@ fn info(a: ConnectedAccount) -> AccountInfo {
         token_expires_at: time(a.token_expires_at),
         updated_at: time(a.updated_at),
         last_used_at: time(a.last_used_at),
+        scopes: a
+            .authorization_details
+            .and_then(|d| d.oauth_token)
+            .and_then(|t| t.scopes)
+            .unwrap_or_default(),
     }
 }
 
@@ -484,7 +511,8 @@ impl Builder {
         self
     }
 
-    /// The overall time limit of one HTTP request (default 30 s); `None` for no limit.
+    /// The overall time limit of one HTTP request (default 30 s, or `$TOKENBROKER_TIMEOUT` seconds); `None` for
+    /// no limit.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = Some(timeout);
         self
@@ -498,6 +526,27 @@ impl Builder {
 
     /// Checks everything and makes the broker. No request is made.
     pub fn build(self) -> Result<Broker, Error> {
+        let sources = self.sources();
+        self.build_from(sources)
+    }
+
+    /// The `connections.json` these settings would read, for editing: the one found by the usual lookup, or
+    /// else where a new one belongs (the path given, or the user config directory).
+    pub fn connections_file(&self) -> Result<ConnectionsFile, Error> {
+        let sources = self.sources().load_env_files(self.env_file.as_deref())?;
+        match config::locate_connections(self.connections_path.as_deref(), &sources) {
+            Ok(path) => Ok(ConnectionsFile::new(path)),
+            Err(e) => match (&self.connections_path, sources.config_dir()) {
+                (Some(explicit), _) => Ok(ConnectionsFile::new(explicit)),
+                (None, Some(dir)) if sources.var("TOKENBROKER_CONNECTIONS").is_none() => {
+                    Ok(ConnectionsFile::new(dir.join(config::CONNECTIONS_FILE)))
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    fn sources(&self) -> Sources {
         let mut sources = Sources::system();
         if self.config_dir.is_some() {
             sources = sources.with_config_dir(self.config_dir.clone());
@@ -505,7 +554,7 @@ impl Builder {
         if self.home_dir.is_some() {
             sources = sources.with_home(self.home_dir.clone());
         }
-        self.build_from(sources)
+        sources
     }
 
     pub(crate) fn build_from(self, sources: Sources) -> Result<Broker, Error> {
@@ -527,7 +576,10 @@ impl Builder {
         let http = match self.http {
             Some(h) => h,
             None => http_client(
-                self.timeout.unwrap_or(Some(DEFAULT_TIMEOUT)),
+                match self.timeout {
+                    Some(t) => t,
+                    None => Some(timeout_from(&sources)?.unwrap_or(DEFAULT_TIMEOUT)),
+                },
                 self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             )?,
         };
@@ -541,6 +593,26 @@ impl Builder {
                 flights: Mutex::new(HashMap::new()),
             }),
         })
+    }
+}
+
+/// `TOKENBROKER_TIMEOUT`, in seconds (fractions allowed).
+fn timeout_from(sources: &Sources) -> Result<Option<Duration>, Error> {
+    use secrecy::ExposeSecret;
+    let Some(found) = sources.var("TOKENBROKER_TIMEOUT") else {
+        return Ok(None);
+    };
+    let value = found.value.expose_secret().trim();
+    match value.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        _ => Err(crate::error::ConfigError::InvalidSetting {
+            name: "TOKENBROKER_TIMEOUT",
+            value: value.to_owned(),
+            source_name: found.source,
+            reason: "give the overall request timeout in seconds, such as 30 or 2.5 (more than 0, at most 86400)"
+                .into(),
+        }
+        .into()),
     }
 }
 

@@ -158,9 +158,10 @@ impl Error {
                 ErrorKind::AuthorizationRequired
             }
             Self::Config(e) => match e {
-                ConfigError::ConnectionsNotFound { .. } | ConfigError::UnknownService { .. } => {
-                    ErrorKind::NotConfigured
-                }
+                ConfigError::ConnectionsNotFound { .. }
+                | ConfigError::UnknownService { .. }
+                | ConfigError::NoServiceForUrl { .. }
+                | ConfigError::AmbiguousUrl { .. } => ErrorKind::NotConfigured,
                 _ => ErrorKind::InvalidConfig,
             },
             Self::Credentials(_) => ErrorKind::CredentialsMissing,
@@ -188,6 +189,13 @@ impl Error {
                 "fix the name, or add it: get-token config add {service} CONNECTION_NAME (the connection name is in \
                  the Scalekit dashboard under Agent Auth > Connections)"
             ),
+            Self::Config(ConfigError::NoServiceForUrl { .. } | ConfigError::AmbiguousUrl { .. }) => {
+                "name the service instead, or list the API host under the entry's \"hosts\" in connections.json"
+                    .into()
+            }
+            Self::Config(ConfigError::Unwritable { .. }) => {
+                "check the directory exists and is writable, or pass --connections PATH".into()
+            }
             Self::Config(_) => "fix the file at the place named, then retry".into(),
             Self::Credentials(_) => {
                 "set SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET and SCALEKIT_ENV_URL in the environment or a .env \
@@ -240,6 +248,9 @@ pub struct AuthorizationRequired {
     pub url: Url,
     /// When the link stops working, as Scalekit reported it (`None` if it did not say).
     pub expires_at: Option<SystemTime>,
+    /// The account's `updated_at` when the link was made: for an account that is already active
+    /// (re-authorization), a later one is how waiting tells that the user has been through the link.
+    pub(crate) account_updated_at: Option<SystemTime>,
 }
 
 impl AuthorizationRequired {
@@ -369,6 +380,58 @@ pub enum ConfigError {
         known: Vec<String>,
         /// The closest known name, if one is close.
         suggestion: Option<String>,
+    },
+
+    /// No configured service claims the URL's host (see `Connections::service_for_url`).
+    #[error(
+        "no configured service in {} is for the URL {url}: {reason}",
+        path_label(file)
+    )]
+    NoServiceForUrl {
+        /// The URL given.
+        url: String,
+        /// The file the connections came from.
+        file: Option<PathBuf>,
+        /// Why, and what to do.
+        reason: String,
+    },
+
+    /// Several configured services claim the URL's host.
+    #[error(
+        "the URL {url} could belong to several services in {}: {}; add its host to one entry's \"hosts\" list, \
+         or name the service instead",
+        path_label(file),
+        services.join(", ")
+    )]
+    AmbiguousUrl {
+        /// The URL given.
+        url: String,
+        /// The file the connections came from.
+        file: Option<PathBuf>,
+        /// The services that match.
+        services: Vec<String>,
+    },
+
+    /// `connections.json` could not be written (by `get-token config`).
+    #[error("cannot write {}: {detail}", path.display())]
+    Unwritable {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+
+    /// A setting read from the environment (such as `TOKENBROKER_TIMEOUT`) has a value that cannot be used.
+    #[error("invalid {name} {value:?} (from {source_name}): {reason}")]
+    InvalidSetting {
+        /// The variable.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// Where it came from.
+        source_name: String,
+        /// What is wrong and what to do.
+        reason: String,
     },
 
     /// A service, connection name or identifier breaks Scalekit's rules.

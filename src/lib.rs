@@ -56,7 +56,8 @@ pub use account::AccountStatus;
 pub use broker::{AccountInfo, Broker, Builder, Target};
 pub use cache::CachePolicy;
 pub use config::{
-    CONNECTIONS_FILE, Connection, Connections, Credentials, DEFAULT_IDENTIFIER, IdentifierSource,
+    CONNECTIONS_FILE, Connection, Connections, ConnectionsFile, Credentials, DEFAULT_IDENTIFIER,
+    IdentifierSource,
 };
 pub use error::{
     ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind, Result,

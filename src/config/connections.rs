@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use super::names::{check_connection_name, check_identifier, check_service};
 use crate::error::ConfigError;
@@ -20,17 +20,17 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// let gmail = tokenbroker::Connection::new("gmail_u3134a").with_identifier("mess");
 /// assert_eq!(gmail.connection_name, "gmail_u3134a");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Connection {
     /// The Scalekit connection name (the dashboard's "Connection Name"), sent as `connector`.
     pub connection_name: String,
     /// The connected account's identifier for this service; overrides the default identifier.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identifier: Option<String>,
     /// Extra API hosts that belong to this service, for `get-token --for-url`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
 }
 
@@ -49,6 +49,12 @@ impl Connection {
         self.identifier = Some(identifier.into());
         self
     }
+
+    /// Sets the extra API hosts that belong to this service (for [`Connections::service_for_url`]).
+    pub fn with_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 /// The services configured, in file order, and where they came from.
@@ -62,8 +68,8 @@ impl Connection {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connections {
-    entries: Vec<(String, Connection)>,
-    source: Option<PathBuf>,
+    pub(super) entries: Vec<(String, Connection)>,
+    pub(super) source: Option<PathBuf>,
 }
 
 impl Connections {

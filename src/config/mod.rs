@@ -2,6 +2,8 @@
 
 mod connections;
 mod credentials;
+mod file;
+mod hosts;
 mod identifier;
 pub(crate) mod names;
 pub(crate) mod sources;
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use connections::{Connection, Connections};
 pub use credentials::Credentials;
+pub use file::ConnectionsFile;
 pub(crate) use identifier::fallback as fallback_identifier;
 pub use identifier::{DEFAULT_IDENTIFIER, IdentifierSource};
 pub(crate) use sources::Sources;

@@ -14,6 +14,7 @@ const KNOWN_VARS: &[&str] = &[
     "SCALEKIT_ENVIRONMENT_URL",
     "SCALEKIT_IDENTIFIER",
     "TOKENBROKER_CONNECTIONS",
+    "TOKENBROKER_TIMEOUT",
 ];
 
 type ProcessEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;

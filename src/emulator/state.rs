@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Fault, Route};
-use crate::timefmt::rfc3339;
 
 /// What kind of credential a connection holds once authorized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +144,16 @@ impl State {
     pub(crate) fn render(&self, key: &(String, String), with_credentials: bool) -> Value {
         let account = &self.accounts[key];
         let kind = self.connections.get(&key.0).copied().unwrap_or(Kind::OAuth);
-        let time =
-            |t: Option<SystemTime>| t.map(|t| Value::String(rfc3339(t))).unwrap_or(Value::Null);
+        // Full precision, as protobuf timestamps are rendered: waiting tells a re-authorization by a changed
+        // `updated_at`, which must not round to the second the link was made in.
+        let time = |t: Option<SystemTime>| {
+            t.and_then(|t| {
+                time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .map_or(Value::Null, Value::String)
+        };
         let mut v = json!({
             "id": account.id,
             "identifier": key.1,
@@ -160,14 +167,15 @@ impl State {
             "last_used_at": time(account.last_used_at),
             "api_config": {},
         });
-        if with_credentials {
-            let token = account.access_token.clone().unwrap_or_default();
-            v["authorization_details"] = match kind {
-                Kind::OAuth => json!({"oauth_token": {
-                    "access_token": token, "refresh_token": "", "scopes": account.scopes, "domain": ""}}),
-                Kind::ApiKey => json!({"static_auth": {"details": {"api_key": token}}}),
-            };
-        }
+        let token = account.access_token.clone().unwrap_or_default();
+        // /details leaves the credentials out but (UNCONFIRMED) keeps the scopes.
+        v["authorization_details"] = match (kind, with_credentials) {
+            (Kind::OAuth, true) => json!({"oauth_token": {
+                "access_token": token, "refresh_token": "", "scopes": account.scopes, "domain": ""}}),
+            (Kind::OAuth, false) => json!({"oauth_token": {"scopes": account.scopes}}),
+            (Kind::ApiKey, true) => json!({"static_auth": {"details": {"api_key": token}}}),
+            (Kind::ApiKey, false) => json!({"static_auth": {}}),
+        };
         v
     }
 }

@@ -247,6 +247,11 @@ impl Client {
         }
     }
 
+    /// Gets an API token (or reuses the current one): proves the credentials are accepted.
+    pub(crate) async fn authenticate(&self) -> Result<(), Error> {
+        self.api_token().await.map(drop)
+    }
+
     async fn api_token(&self) -> Result<ApiToken, Error> {
         self.api_token
             .get(

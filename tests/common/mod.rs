@@ -2,8 +2,9 @@
 //! and the real `get-token` binary run in a clean environment.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 use tokenbroker::emulator::{Emulator, EmulatorBuilder};
 use tokenbroker::{Broker, Builder, Connection, Connections};
@@ -115,16 +116,36 @@ impl Cli {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_get-token"))
+        Run::from(self.command(args).output().unwrap())
+    }
+
+    /// Starts get-token without waiting for it, its stdout and stderr piped: for `--wait`.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Running {
+            child,
+            stderr,
+            read: String::new(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_get-token"));
+        command
             .args(args)
             .env_clear()
             .env("HOME", self.home.path())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.cwd.path())
-            .output()
-            .unwrap();
-        Run::from(output)
+            .stdin(Stdio::null());
+        command
     }
 
     /// The same working directory and HOME, without the Scalekit variables.
@@ -163,5 +184,41 @@ impl From<Output> for Run {
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
+    }
+}
+
+/// A get-token process started with [`Cli::spawn`].
+pub struct Running {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    read: String,
+}
+
+impl Running {
+    /// Reads stderr until a line contains `needle`; returns that line (panics at the end of stderr).
+    pub fn stderr_line_with(&mut self, needle: &str) -> String {
+        loop {
+            let mut line = String::new();
+            let n = self.stderr.read_line(&mut line).unwrap();
+            assert!(n > 0, "stderr ended without {needle:?}: {}", self.read);
+            self.read.push_str(&line);
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to end.
+    pub fn finish(mut self) -> Run {
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        let output = self.child.wait_with_output().unwrap();
+        let mut run = Run::from(output);
+        run.stderr = self.read + &rest;
+        run
     }
 }

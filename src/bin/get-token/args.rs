@@ -1,23 +1,54 @@
 //! The command line.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Print fresh OAuth access tokens for connected accounts (Gmail, Slack, GitHub, ...) from Scalekit.
 ///
 /// stdout holds only the tokens (one per line, in argument order); everything else goes to stderr.
-/// Several services are fetched concurrently.
+/// Several services are fetched concurrently. A service named like a subcommand (status, config, ...) must
+/// be fetched as `get-token -- status`.
 #[derive(Debug, Parser)]
-#[command(name = "get-token", version, after_help = crate::exit::TABLE)]
+#[command(
+    name = "get-token",
+    version,
+    after_help = crate::exit::TABLE,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+
+    #[command(flatten)]
+    pub(crate) fetch: Fetch,
+
+    #[command(flatten)]
+    pub(crate) global: Global,
+}
+
+/// What to fetch and how to print it (the command without a subcommand).
+#[derive(Debug, Args)]
+pub(crate) struct Fetch {
     /// The services, as named in connections.json (for example gmail).
-    #[arg(value_name = "SERVICE", required = true)]
+    #[arg(
+        value_name = "SERVICE",
+        required_unless_present = "for_url",
+        conflicts_with = "for_url"
+    )]
     pub(crate) services: Vec<String>,
 
-    /// Print exactly one JSON object on stdout for every outcome (tokens only with --show-token).
-    #[arg(long)]
-    pub(crate) json: bool,
+    /// Fetch the token for the service whose API this URL belongs to (well-known API hosts, plus each
+    /// entry's "hosts" in connections.json).
+    #[arg(long, value_name = "URL")]
+    pub(crate) for_url: Option<String>,
+
+    /// When authorization is needed, print the link on stderr and wait up to SECONDS (default 120) for the
+    /// user, getting a new link whenever one expires; then print the token.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
+    pub(crate) wait: Option<u64>,
 
     /// Include the token itself in --json output.
     #[arg(long, requires = "json")]
@@ -31,21 +62,127 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub(crate) no_newline: bool,
 
-    /// Act for this identifier (another user or account) instead of the configured one.
-    #[arg(short = 'u', long, value_name = "ID")]
-    pub(crate) identifier: Option<String>,
+    #[command(flatten)]
+    pub(crate) who: Who,
+}
 
-    /// Read connections.json from this path.
-    #[arg(long, value_name = "PATH")]
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Print exactly one JSON object on stdout for every outcome (tokens only with --show-token).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// Read connections.json from (or, for `config`, write it to) this path.
+    #[arg(long, value_name = "PATH", global = true)]
     pub(crate) connections: Option<PathBuf>,
 
     /// Read Scalekit credentials from this .env file too (after the environment).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub(crate) env_file: Option<PathBuf>,
 
+    /// Overall time limit of each request to Scalekit, in seconds [default: 30, or $TOKENBROKER_TIMEOUT].
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = seconds)]
+    pub(crate) timeout: Option<f64>,
+
     /// Print nothing on stderr (the exit code still tells what happened).
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+}
+
+/// Whose account to act on.
+#[derive(Debug, Args)]
+pub(crate) struct Who {
+    /// Act for this identifier (another user or account) instead of the configured one.
+    #[arg(short = 'u', long, value_name = "ID")]
+    pub(crate) identifier: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show each service's account status, token expiry, scopes and last use (never a token). Exit 0 when
+    /// every service is ready, 3 when any needs authorization.
+    Status {
+        /// The services to show [default: every configured service].
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Print a fresh authorization link (URL on stdout, instructions on stderr), also for an active account
+    /// (to authorize again, for example to grant more scopes).
+    Authorize {
+        /// The service to authorize.
+        service: String,
+        /// Then wait up to SECONDS (default 120) for the user to finish, renewing expired links.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
+        wait: Option<u64>,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Delete the connected account at Scalekit (asks first on a terminal; needs --yes otherwise).
+    Disconnect {
+        /// The service whose account to delete.
+        service: String,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Show or edit connections.json (written atomically; other entries and their order are kept).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Check every step of the set-up and say how to fix what is wrong. Exit non-zero if anything is.
+    Doctor,
+    /// Run a command with GMAIL_TOKEN (and so on) in its environment; the token is never printed. The
+    /// command's exit code is passed through (127: not found, 126: cannot run).
+    Exec {
+        /// The services whose tokens to pass.
+        #[arg(value_name = "SERVICE", required = true)]
+        services: Vec<String>,
+        /// When authorization is needed, wait up to SECONDS (default 120), as for get-token --wait.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
+        wait: Option<u64>,
+        #[command(flatten)]
+        who: Who,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Add a service, or change its entry.
+    Add {
+        /// The service name to use with get-token, such as gmail.
+        service: String,
+        /// Its Scalekit connection name (Scalekit dashboard > Agent Auth > Connections).
+        connection_name: String,
+        /// The connected account's identifier for this service (overrides the default).
+        #[arg(long, value_name = "ID")]
+        identifier: Option<String>,
+        /// An API host that belongs to this service, for --for-url (repeatable).
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+    },
+    /// Remove a service.
+    Remove {
+        /// The service to remove.
+        service: String,
+    },
+    /// List the configured services.
+    List,
+    /// Print the path of connections.json (the one found, or where a new one would go).
+    Path,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +197,20 @@ pub(crate) enum Format {
 
 impl Cli {
     pub(crate) fn format(&self) -> Format {
-        if self.json { Format::Json } else { self.format }
+        if self.global.json {
+            Format::Json
+        } else {
+            self.fetch.format
+        }
+    }
+}
+
+fn seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(
+            "give a number of seconds, more than 0 and at most 86400 (for example 10 or 2.5)"
+                .into(),
+        ),
     }
 }

@@ -1,16 +1,23 @@
 //! `get-token`: the token broker for shell scripts and agents.
 
+mod account;
 mod args;
+mod config;
+mod doctor;
+mod exec;
 mod exit;
+mod fetch;
+mod get;
 mod output;
+mod status;
 
-use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Parser;
-use tokenbroker::{AccessToken, Broker, Error};
+use clap::{CommandFactory, Parser};
+use tokenbroker::{Broker, Builder, Error};
 
-use args::{Cli, Format};
+use args::{Cli, Command, Global};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -38,109 +45,66 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
-    if cli.no_newline && (cli.services.len() > 1 || cli.format() != Format::Plain) {
-        eprintln!("get-token: error: --no-newline only applies to one service in plain format");
-        return exit::USAGE;
-    }
-    let outcomes: Vec<(String, Result<AccessToken, Error>)> = match build(&cli) {
-        // Every service shares the broker's one HTTP client, API token and connection.
-        Ok(broker) => {
-            let tasks: Vec<_> = cli
-                .services
-                .iter()
-                .map(|s| {
-                    let (broker, service, identifier) =
-                        (broker.clone(), s.clone(), cli.identifier.clone());
-                    tokio::spawn(async move {
-                        match identifier {
-                            Some(id) => broker.get_token_for(&service, &id).await,
-                            None => broker.get_token(&service).await,
-                        }
-                    })
-                })
-                .collect();
-            let mut outcomes = Vec::with_capacity(tasks.len());
-            for (service, task) in cli.services.iter().zip(tasks) {
-                let outcome = task.await.unwrap_or_else(|e| {
-                    Err(Error::Protocol {
-                        endpoint: "get-token",
-                        detail: format!("the request task failed: {e}"),
-                    })
-                });
-                outcomes.push((service.clone(), outcome));
-            }
-            outcomes
-        }
-        Err(e) => cli
-            .services
-            .iter()
-            .map(|s| (s.clone(), Err(e.clone())))
-            .collect(),
-    };
-    // The first failure in argument order decides the exit code.
-    let code = outcomes
-        .iter()
-        .find_map(|(_, o)| o.as_ref().err())
-        .map_or(exit::OK, exit::code_for);
-    if !cli.quiet && cli.format() != Format::Json {
-        for (service, outcome) in &outcomes {
-            if let Err(e) = outcome {
-                eprintln!("{}", output::describe(service, e));
+    let global = &cli.global;
+    match cli.command {
+        None => get::run(&cli).await,
+        Some(Command::Status {
+            ref services,
+            ref who,
+        }) => status::run(global, services, who.identifier.as_deref()).await,
+        Some(Command::Authorize {
+            ref service,
+            wait,
+            ref who,
+        }) => account::authorize(global, service, who.identifier.as_deref(), wait).await,
+        Some(Command::Disconnect {
+            ref service,
+            yes,
+            ref who,
+        }) => account::disconnect(global, service, who.identifier.as_deref(), yes).await,
+        Some(Command::Config { ref action }) => config::run(global, action),
+        Some(Command::Doctor) => doctor::run(global).await,
+        Some(Command::Exec {
+            ref services,
+            wait,
+            ref who,
+            ref command,
+        }) => exec::run(global, services, who.identifier.as_deref(), wait, command).await,
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "get-token", &mut out);
+            if output::print(String::from_utf8_lossy(&out).into_owned()) {
+                exit::OK
+            } else {
+                exit::UNEXPECTED
             }
         }
-    }
-    let text = match cli.format() {
-        Format::Json => {
-            let results: Vec<_> = outcomes
-                .iter()
-                .map(|(s, o)| output::json_result(s, o, cli.show_token))
-                .collect();
-            let value = match <[_; 1]>::try_from(results) {
-                Ok([one]) => one,
-                Err(results) => serde_json::json!({
-                    "status": if code == exit::OK { "ok" } else { "partial" },
-                    "results": results,
-                }),
-            };
-            format!("{value}\n")
-        }
-        // On any failure stdout stays empty: a script must never read half a set of tokens.
-        _ if code != exit::OK => String::new(),
-        Format::Env => outcomes
-            .iter()
-            .filter_map(|(s, o)| o.as_ref().ok().map(|t| (s, t)))
-            .map(|(s, t)| {
-                format!(
-                    "export {}={}\n",
-                    output::env_name(s),
-                    output::shell_quote(t.expose_secret())
-                )
-            })
-            .collect(),
-        Format::Plain => {
-            let end = if cli.no_newline { "" } else { "\n" };
-            outcomes
-                .iter()
-                .filter_map(|(_, o)| o.as_ref().ok())
-                .map(|t| format!("{}{end}", t.expose_secret()))
-                .collect()
-        }
-    };
-    let text = zeroize::Zeroizing::new(text);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => code,
-        Err(_) => exit::UNEXPECTED,
     }
 }
 
-fn build(cli: &Cli) -> Result<Broker, Error> {
+/// The broker's settings from the global options; anything not given comes from the environment.
+fn builder(global: &Global) -> Builder {
     let mut builder = Broker::builder();
-    if let Some(path) = &cli.connections {
+    if let Some(path) = &global.connections {
         builder = builder.connections_path(path);
     }
-    if let Some(path) = &cli.env_file {
+    if let Some(path) = &global.env_file {
         builder = builder.env_file(path);
     }
-    builder.build()
+    if let Some(secs) = global.timeout {
+        builder = builder.timeout(Some(Duration::from_secs_f64(secs)));
+    }
+    builder
+}
+
+fn broker(global: &Global) -> Result<Broker, Error> {
+    builder(global).build()
+}
+
+/// The exit code for a set of outcomes: the first failure in argument order decides.
+fn first_failure<'a, T: 'a>(outcomes: impl IntoIterator<Item = &'a Result<T, Error>>) -> u8 {
+    outcomes
+        .into_iter()
+        .find_map(|o| o.as_ref().err())
+        .map_or(exit::OK, exit::code_for)
 }

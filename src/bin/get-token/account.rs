@@ -1,0 +1,120 @@
+//! `get-token authorize` and `get-token disconnect`: acting on the connected account itself.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::args::Global;
+use crate::{exit, fetch, output};
+
+pub(crate) async fn authorize(
+    global: &Global,
+    service: &str,
+    identifier: Option<&str>,
+    wait: Option<u64>,
+) -> u8 {
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return output::fail(global, Some(service), &e),
+    };
+    let auth = match broker.authorization_link(service, identifier).await {
+        Ok(auth) => auth,
+        Err(e) => return output::fail(global, Some(service), &e),
+    };
+    let Some(limit) = wait else {
+        if global.json {
+            output::print(format!("{}\n", output::json_authorization(&auth)));
+        } else {
+            if !global.quiet {
+                eprintln!("{}", auth.message());
+            }
+            output::print(format!("{}\n", auth.url));
+        }
+        return exit::OK;
+    };
+    if !global.json {
+        // The link on stdout at once, so a script can hand it on while this process waits.
+        output::print(format!("{}\n", auth.url));
+    }
+    match fetch::wait_for(&broker, auth, Duration::from_secs(limit), global.quiet).await {
+        Ok(token) => {
+            if global.json {
+                output::print(format!(
+                    "{}\n",
+                    json!({
+                        "status": "ok",
+                        "service": service,
+                        "connection_name": token.connection_name(),
+                        "identifier": token.identifier(),
+                        "account_status": "ACTIVE",
+                    })
+                ));
+            } else if !global.quiet {
+                eprintln!("get-token: {service} is authorized.");
+            }
+            exit::OK
+        }
+        Err(e) => output::fail(global, Some(service), &e),
+    }
+}
+
+pub(crate) async fn disconnect(
+    global: &Global,
+    service: &str,
+    identifier: Option<&str>,
+    yes: bool,
+) -> u8 {
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return output::fail(global, Some(service), &e),
+    };
+    let target = match broker.resolve(service, identifier) {
+        Ok(t) => t,
+        Err(e) => return output::fail(global, Some(service), &e),
+    };
+    let what = format!(
+        "the {} connected account (connection {}, identifier {})",
+        target.service, target.connection_name, target.identifier
+    );
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "get-token: error: disconnect deletes {what} at Scalekit; not on a terminal, so pass --yes to confirm"
+            );
+            return exit::USAGE;
+        }
+        eprint!("Delete {what} at Scalekit? The user will have to authorize again. [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            eprintln!("get-token: nothing deleted.");
+            return exit::USAGE;
+        }
+    }
+    match broker.disconnect(service, identifier).await {
+        Ok(deleted) => {
+            if global.json {
+                output::print(format!(
+                    "{}\n",
+                    json!({
+                        "status": "ok",
+                        "service": target.service,
+                        "connection_name": target.connection_name,
+                        "identifier": target.identifier,
+                        "deleted": deleted,
+                    })
+                ));
+            } else if !global.quiet {
+                if deleted {
+                    eprintln!("get-token: deleted {what}.");
+                } else {
+                    eprintln!("get-token: there was no {what}; nothing to delete.");
+                }
+            }
+            exit::OK
+        }
+        Err(e) => output::fail(global, Some(service), &e),
+    }
+}

@@ -1,0 +1,184 @@
+//! `get-token doctor`: every step a new user needs, checked in order, each with its fix.
+
+use serde_json::json;
+use tokenbroker::{Connections, CredentialsError, Error};
+
+use crate::args::Global;
+use crate::{exit, fetch, output};
+
+/// One step's outcome.
+struct Check {
+    what: String,
+    detail: String,
+    /// What to do; `None` when the step passed.
+    fix: Option<String>,
+    /// The exit code this failure stands for.
+    code: u8,
+}
+
+impl Check {
+    fn pass(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            detail: detail.into(),
+            fix: None,
+            code: exit::OK,
+        }
+    }
+
+    fn fail(what: impl Into<String>, e: &Error) -> Self {
+        Self::problem(what, e.to_string(), e.hint(), exit::code_for(e))
+    }
+
+    fn problem(what: impl Into<String>, detail: String, fix: String, code: u8) -> Self {
+        Self {
+            what: what.into(),
+            detail,
+            fix: Some(fix),
+            code,
+        }
+    }
+}
+
+pub(crate) async fn run(global: &Global) -> u8 {
+    let checks = checks(global).await;
+    let code = checks
+        .iter()
+        .find(|c| c.fix.is_some())
+        .map_or(exit::OK, |c| c.code);
+    let text = if global.json {
+        let list: Vec<_> = checks
+            .iter()
+            .map(|c| json!({"check": c.what, "ok": c.fix.is_none(), "detail": c.detail, "fix": c.fix}))
+            .collect();
+        let status = if code == exit::OK { "ok" } else { "problems" };
+        format!("{}\n", json!({"status": status, "checks": list}))
+    } else {
+        let mut text = String::new();
+        for c in &checks {
+            let mark = if c.fix.is_none() { "✓" } else { "✗" };
+            text.push_str(&format!("{mark} {}: {}\n", c.what, c.detail));
+            if let Some(fix) = &c.fix {
+                text.push_str(&format!("    fix: {fix}\n"));
+            }
+        }
+        text
+    };
+    if output::print(text) {
+        code
+    } else {
+        exit::UNEXPECTED
+    }
+}
+
+async fn checks(global: &Global) -> Vec<Check> {
+    let mut checks = Vec::new();
+    // connections.json is looked at first but reported last, after the credentials it does not depend on.
+    let connections = match crate::builder(global).connections_file() {
+        Ok(file) if file.exists() => file.load().map_err(Error::from),
+        Ok(file) => Err(Error::from(tokenbroker::ConfigError::ConnectionsNotFound {
+            looked: vec![format!("{}: not found", file.path().display())],
+        })),
+        Err(e) => Err(e),
+    };
+    let connections_check = match &connections {
+        Ok(c) => Check::pass(
+            "connections.json",
+            format!(
+                "{} ({} service{}: {})",
+                c.source().map_or("-".into(), |p| p.display().to_string()),
+                c.services().count(),
+                if c.services().count() == 1 { "" } else { "s" },
+                c.services().collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Err(e) => Check::fail("connections.json", e),
+    };
+    let broker = crate::builder(global)
+        .connections(connections.clone().unwrap_or_else(|_| Connections::new()))
+        .build();
+    let broker = match broker {
+        Ok(b) => b,
+        Err(e) => {
+            if let Error::Credentials(CredentialsError::InvalidUrl { .. }) = e {
+                checks.push(Check::pass("credentials", "found"));
+                checks.push(Check::fail("environment URL", &e));
+            } else {
+                checks.push(Check::fail("credentials", &e));
+            }
+            checks.push(connections_check);
+            return checks;
+        }
+    };
+    let credentials = broker.credentials();
+    let [url_from, id_from, secret_from] = credentials.sources();
+    checks.push(Check::pass(
+        "credentials",
+        format!(
+            "client ID {} from {id_from}, client secret from {secret_from}",
+            credentials.client_id()
+        ),
+    ));
+    checks.push(Check::pass(
+        "environment URL",
+        format!("{} (from {url_from})", credentials.env_url()),
+    ));
+    match broker.verify_credentials().await {
+        Ok(()) => {
+            checks.push(Check::pass(
+                "Scalekit reachable",
+                credentials.env_url().as_str(),
+            ));
+            checks.push(Check::pass(
+                "credentials accepted",
+                "an API token was issued",
+            ));
+        }
+        Err(e @ Error::Unavailable { .. }) => {
+            checks.push(Check::fail("Scalekit reachable", &e));
+            checks.push(connections_check);
+            return checks;
+        }
+        Err(e) => {
+            checks.push(Check::pass(
+                "Scalekit reachable",
+                credentials.env_url().as_str(),
+            ));
+            checks.push(Check::fail("credentials accepted", &e));
+            checks.push(connections_check);
+            return checks;
+        }
+    }
+    checks.push(connections_check);
+    let services: Vec<String> = broker.connections().services().map(str::to_owned).collect();
+    let accounts = fetch::each(&services, |service| {
+        let broker = broker.clone();
+        async move { broker.account_info(&service, None).await }
+    })
+    .await;
+    for (service, account) in services.iter().zip(accounts) {
+        checks.push(match account {
+            Ok((target, Some(info))) if info.status.is_active() => Check::pass(
+                service,
+                format!(
+                    "ACTIVE (connection {}, identifier {})",
+                    target.connection_name, target.identifier
+                ),
+            ),
+            Ok((target, info)) => Check::problem(
+                service,
+                format!(
+                    "{} (connection {}, identifier {} from {})",
+                    info.as_ref().map_or("NOT_CONNECTED", |i| i.status.as_str()),
+                    target.connection_name,
+                    target.identifier,
+                    target.identifier_source
+                ),
+                format!("authorize it: get-token authorize {service} --wait"),
+                exit::AUTHORIZATION_REQUIRED,
+            ),
+            Err(e) => Check::fail(service, &e),
+        });
+    }
+    checks
+}

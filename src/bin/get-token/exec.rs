@@ -1,0 +1,74 @@
+//! `get-token exec SERVICE... -- COMMAND`: hand tokens to a command through its environment.
+
+use std::ffi::OsString;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::args::Global;
+use crate::{exit, fetch, output};
+
+/// A shell's codes for a command that cannot be found or run.
+const NOT_FOUND: u8 = 127;
+const CANNOT_RUN: u8 = 126;
+
+pub(crate) async fn run(
+    global: &Global,
+    services: &[String],
+    identifier: Option<&str>,
+    wait: Option<u64>,
+    command: &[OsString],
+) -> u8 {
+    if let Err(message) = fetch::check_wait_syntax(services, wait) {
+        eprintln!("{message}");
+        return exit::USAGE;
+    }
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return output::fail(global, None, &e),
+    };
+    let wait = wait.map(Duration::from_secs);
+    let tokens = fetch::tokens(&broker, services, identifier, wait, global.quiet).await;
+    let code = crate::first_failure(&tokens);
+    if code != exit::OK {
+        for (service, outcome) in services.iter().zip(&tokens) {
+            if let Err(e) = outcome {
+                output::report(global.quiet, service, e);
+            }
+        }
+        return code;
+    }
+    let Some((program, args)) = command.split_first() else {
+        eprintln!("get-token: error: exec needs a command after --");
+        return exit::USAGE;
+    };
+    let mut child = Command::new(program);
+    child.args(args);
+    for (service, token) in services.iter().zip(tokens.iter().flatten()) {
+        child.env(output::env_name(service), token.expose_secret());
+    }
+    let failed = |e: std::io::Error| {
+        if !global.quiet {
+            eprintln!(
+                "get-token: exec: cannot run {}: {e}",
+                program.to_string_lossy()
+            );
+        }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            NOT_FOUND
+        } else {
+            CANNOT_RUN
+        }
+    };
+    // On Unix the command replaces this process: signals, stdin and the exit status are its own, and no
+    // copy of the tokens outlives the call in a waiting parent.
+    #[cfg(unix)]
+    {
+        let e = std::os::unix::process::CommandExt::exec(&mut child);
+        failed(e)
+    }
+    #[cfg(not(unix))]
+    match child.status() {
+        Ok(status) => status.code().map_or(exit::UNEXPECTED, |c| c as u8),
+        Err(e) => failed(e),
+    }
+}

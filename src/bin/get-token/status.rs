@@ -1,0 +1,112 @@
+//! `get-token status`: each account's state at Scalekit, never a token.
+
+use serde_json::{Value, json};
+use tokenbroker::{AccountInfo, Error, Target, rfc3339};
+
+use crate::args::Global;
+use crate::{exit, fetch, output};
+
+type Row = (Target, Option<AccountInfo>);
+
+pub(crate) async fn run(global: &Global, services: &[String], identifier: Option<&str>) -> u8 {
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return output::fail(global, None, &e),
+    };
+    let services: Vec<String> = if services.is_empty() {
+        broker.connections().services().map(str::to_owned).collect()
+    } else {
+        services.to_vec()
+    };
+    let rows = fetch::each(&services, |service| {
+        let (broker, identifier) = (broker.clone(), identifier.map(str::to_owned));
+        async move { broker.account_info(&service, identifier.as_deref()).await }
+    })
+    .await;
+    let ready =
+        |r: &Result<Row, Error>| matches!(r, Ok((_, Some(info))) if info.status.is_active());
+    let code = match crate::first_failure(&rows) {
+        exit::OK if !rows.iter().all(ready) => exit::AUTHORIZATION_REQUIRED,
+        code => code,
+    };
+    let text = if global.json {
+        let results: Vec<Value> = services
+            .iter()
+            .zip(&rows)
+            .map(|(service, row)| match row {
+                Ok((target, info)) => json_row(target, info.as_ref()),
+                Err(e) => output::json_error(Some(service), e),
+            })
+            .collect();
+        let status = match code {
+            exit::OK => "ready",
+            exit::AUTHORIZATION_REQUIRED => "not_ready",
+            _ => "error",
+        };
+        format!("{}\n", json!({"status": status, "services": results}))
+    } else {
+        for (service, row) in services.iter().zip(&rows) {
+            if let Err(e) = row {
+                output::report(global.quiet, service, e);
+            }
+        }
+        if services.is_empty() && !global.quiet {
+            eprintln!(
+                "get-token: no services configured; add one with `get-token config add SERVICE CONNECTION_NAME`"
+            );
+        }
+        let table: Vec<Vec<String>> = rows.iter().flatten().map(table_row).collect();
+        output::table(
+            &[
+                "SERVICE",
+                "CONNECTION",
+                "IDENTIFIER",
+                "STATUS",
+                "TOKEN EXPIRES",
+                "LAST USED",
+                "SCOPES",
+            ],
+            &table,
+        )
+    };
+    if output::print(text) {
+        code
+    } else {
+        exit::UNEXPECTED
+    }
+}
+
+fn status_of(info: Option<&AccountInfo>) -> &str {
+    info.map_or("NOT_CONNECTED", |i| i.status.as_str())
+}
+
+fn table_row((target, info): &Row) -> Vec<String> {
+    let info = info.as_ref();
+    vec![
+        target.service.clone(),
+        target.connection_name.clone(),
+        target.identifier.clone(),
+        status_of(info).to_owned(),
+        output::time_or_dash(info.and_then(|i| i.token_expires_at)),
+        output::time_or_dash(info.and_then(|i| i.last_used_at)),
+        match info.map(|i| i.scopes.join(" ")) {
+            Some(s) if !s.is_empty() => s,
+            _ => "-".into(),
+        },
+    ]
+}
+
+fn json_row(target: &Target, info: Option<&AccountInfo>) -> Value {
+    json!({
+        "service": target.service,
+        "connection_name": target.connection_name,
+        "identifier": target.identifier,
+        "identifier_source": target.identifier_source.to_string(),
+        "ready": info.is_some_and(|i| i.status.is_active()),
+        "account_status": status_of(info),
+        "token_expires_at": info.and_then(|i| i.token_expires_at).map(rfc3339),
+        "scopes": info.map(|i| i.scopes.clone()).unwrap_or_default(),
+        "last_used_at": info.and_then(|i| i.last_used_at).map(rfc3339),
+        "updated_at": info.and_then(|i| i.updated_at).map(rfc3339),
+    })
+}
