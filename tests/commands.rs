@@ -375,3 +375,56 @@ fn completions_for_bash_zsh_and_fish() {
     }
     assert_eq!(cli.run(&["completions", "tcsh"]).code, 2);
 }
+
+#[test]
+fn the_shell_example_handles_each_exit_code() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    // get-token from this build, and a `curl` that prints what it was asked to do.
+    let bin = cli.write("bin/curl", "#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let get_token_dir = std::path::Path::new(env!("CARGO_BIN_EXE_get-token"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.parent().unwrap().display(),
+        get_token_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gmail-unread.sh");
+    let cli = cli
+        .var("PATH", &path)
+        .var("GMAIL_API_URL", "http://127.0.0.1:9");
+
+    let run = cli.run_program("sh", &[script]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("/magic/") && run.stderr.contains("open the link above"));
+
+    common::activate(&emu, GMAIL, IDENTIFIER);
+    let run = cli.run_program("sh", &[script]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("Authorization: Bearer {}", token(&emu))),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("http://127.0.0.1:9/gmail/v1/users/me/messages?q=is%3Aunread")
+    );
+
+    std::fs::remove_file(cli.cwd().join("connections.json")).unwrap();
+    let run = cli.run_program("sh", &[script]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains("get-token config add gmail"),
+        "{}",
+        run.stderr
+    );
+}

@@ -119,6 +119,11 @@ impl Cli {
         Run::from(self.command(args).output().unwrap())
     }
 
+    /// Runs another program in the same environment (a shell script using get-token, for example).
+    pub fn run_program(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Run {
+        Run::from(self.command_for(program, args).output().unwrap())
+    }
+
     /// Starts get-token without waiting for it, its stdout and stderr piped: for `--wait`.
     pub fn spawn(&self, args: &[&str]) -> Running {
         let mut child = self
@@ -136,7 +141,11 @@ impl Cli {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_get-token"));
+        self.command_for(env!("CARGO_BIN_EXE_get-token"), args)
+    }
+
+    fn command_for(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         command
             .args(args)
             .env_clear()
