@@ -499,7 +499,7 @@ impl Builder {
         self
     }
 
-    /// Use this HTTP client (its timeouts, proxy and redirect settings then apply as they are).
+    /// Use this HTTP client (its proxy, redirect and connect settings then apply as they are).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -511,8 +511,8 @@ impl Builder {
         self
     }
 
-    /// The overall time limit of one HTTP request (default 30 s, or `$TOKENBROKER_TIMEOUT` seconds); `None` for
-    /// no limit.
+    /// The time limit of one call to Scalekit, retries included (default 30 s, or `$TOKENBROKER_TIMEOUT`
+    /// seconds); `None` for no limit. It also applies to a client given with [`Builder::http_client`].
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = Some(timeout);
         self
@@ -573,19 +573,17 @@ impl Builder {
         if let Some(id) = &self.identifier {
             config::names::check_identifier(id, None)?;
         }
+        let timeout = match self.timeout {
+            Some(t) => t,
+            None => Some(timeout_from(&sources)?.unwrap_or(DEFAULT_TIMEOUT)),
+        };
         let http = match self.http {
             Some(h) => h,
-            None => http_client(
-                match self.timeout {
-                    Some(t) => t,
-                    None => Some(timeout_from(&sources)?.unwrap_or(DEFAULT_TIMEOUT)),
-                },
-                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            )?,
+            None => http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
         };
         Ok(Broker {
             inner: Arc::new(Inner {
-                client: Client::new(http, credentials),
+                client: Client::new(http, credentials, timeout),
                 connections,
                 identifier: self.identifier,
                 fallback_identifier: config::fallback_identifier(&sources),
@@ -616,17 +614,12 @@ fn timeout_from(sources: &Sources) -> Result<Option<Duration>, Error> {
     }
 }
 
-fn http_client(
-    timeout: Option<Duration>,
-    connect_timeout: Duration,
-) -> Result<reqwest::Client, Error> {
-    let mut builder = reqwest::Client::builder()
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    // No overall timeout here: the client gives each call a deadline that spans its retries.
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout);
-    if let Some(t) = timeout {
-        builder = builder.timeout(t);
-    }
     builder.build().map_err(|e| Error::Unavailable {
         url: String::new(),
         detail: format!("the HTTP client could not be set up: {e}"),

@@ -1,6 +1,7 @@
 //! The Scalekit REST client: the API token, and the connected-account calls `get_token` needs.
 
 pub(crate) mod model;
+mod retry;
 
 use std::time::{Duration, SystemTime};
 
@@ -78,6 +79,7 @@ struct ApiToken {
 struct Answer {
     status: StatusCode,
     body: Zeroizing<Vec<u8>>,
+    retry_after: Option<Duration>,
 }
 
 /// A magic link for the user.
@@ -91,15 +93,22 @@ pub(crate) struct Client {
     base: Url,
     credentials: Credentials,
     api_token: Flight<ApiToken>,
+    /// The deadline for one call, retries included.
+    timeout: Option<Duration>,
 }
 
 impl Client {
-    pub(crate) fn new(http: reqwest::Client, credentials: Credentials) -> Self {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        credentials: Credentials,
+        timeout: Option<Duration>,
+    ) -> Self {
         Self {
             http,
             base: credentials.env_url().clone(),
             credentials,
             api_token: Flight::new(),
+            timeout,
         }
     }
 
@@ -313,11 +322,52 @@ impl Client {
         })
     }
 
+    /// Sends a request, retrying transient failures (see [`retry`]) until the call's deadline.
     async fn send(
         &self,
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<Answer, Error> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let mut retries = 0;
+        loop {
+            // Bodies here are bytes or JSON, so a request can always be cloned; if not, it is sent once.
+            let Some(attempt) = request.try_clone() else {
+                return self.send_once(endpoint, request, deadline).await;
+            };
+            let outcome = self.send_once(endpoint, attempt, deadline).await;
+            let wait = match &outcome {
+                Ok(answer) if retry::is_transient(answer.status) => match answer.retry_after {
+                    Some(asked) if asked > retry::MAX_RETRY_AFTER => None,
+                    Some(asked) => Some(asked),
+                    None => Some(retry::backoff(retries)),
+                },
+                Err(Error::Unavailable {
+                    source: Some(e), ..
+                }) if retry::is_transient_error(e) => Some(retry::backoff(retries)),
+                _ => None,
+            };
+            let Some(wait) = wait.filter(|_| retries < retry::MAX_RETRIES) else {
+                return outcome;
+            };
+            if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                return outcome;
+            }
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        endpoint: Endpoint,
+        mut request: reqwest::RequestBuilder,
+        deadline: Option<Instant>,
+    ) -> Result<Answer, Error> {
+        if let Some(d) = deadline {
+            // reqwest's timeout covers connecting, sending and reading the whole body.
+            request = request.timeout(d.saturating_duration_since(Instant::now()));
+        }
         let unavailable = |detail: String, source: Option<reqwest::Error>| Error::Unavailable {
             url: self.url(endpoint).to_string(),
             detail,
@@ -330,6 +380,7 @@ impl Client {
             )
         })?;
         let status = response.status();
+        let retry_after = retry::retry_after(response.headers());
         if status.is_redirection() {
             // Redirects are never followed: the bearer token must not travel to another host.
             let to = response
@@ -366,7 +417,11 @@ impl Client {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            retry_after,
+        })
     }
 
     /// An error answer as the right error: 429 and 5xx mean unavailable, anything else a refusal.
@@ -477,7 +532,13 @@ fn transport_detail(e: &reqwest::Error) -> String {
 
 /// One line, printable, at most 300 characters.
 fn tidy(message: &str) -> String {
-    let one_line: String = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A proxy's HTML error page: its text says what happened, its markup does not.
+    let text = if message.trim_start().starts_with('<') {
+        strip_tags(message)
+    } else {
+        message.to_owned()
+    };
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let clean: String = one_line
         .chars()
         .filter(|c| !c.is_control())
@@ -488,4 +549,37 @@ fn tidy(message: &str) -> String {
     } else {
         clean
     }
+}
+
+/// The text of HTML, without tags, `<script>` and `<style>` contents.
+fn strip_tags(html: &str) -> String {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        text.push(' ');
+        let tag = &rest[open..];
+        let lower = tag.get(..7).unwrap_or(tag).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") || lower.starts_with("<style") {
+            let closing = if lower.starts_with("<script") {
+                "</script>"
+            } else {
+                "</style>"
+            };
+            tag.to_ascii_lowercase()
+                .find(closing)
+                .map(|i| i + closing.len())
+        } else {
+            tag.find('>').map(|i| i + 1)
+        };
+        match skip_to {
+            Some(n) => rest = &tag[n..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    text.push_str(rest);
+    text
 }
