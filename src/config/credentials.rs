@@ -139,9 +139,20 @@ impl fmt::Debug for Credentials {
 }
 
 /// The environment's base URL: https (or http on loopback), no credentials, path, query or fragment.
+/// The URL as given, but with any password in it masked: error messages get printed and logged.
+fn without_password(value: &str) -> String {
+    match Url::parse(value.trim()) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
 pub(crate) fn parse_env_url(value: &str, source: &str) -> Result<Url, CredentialsError> {
     let fail = |reason: String| CredentialsError::InvalidUrl {
-        value: value.to_owned(),
+        value: without_password(value),
         source_name: source.to_owned(),
         reason,
     };
