@@ -52,6 +52,10 @@ mod wait;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz;
+
 pub use account::AccountStatus;
 pub use broker::{AccountInfo, Broker, Builder, Target};
 pub use cache::CachePolicy;

@@ -232,7 +232,10 @@ fn bad_credentials_and_urls_say_what_to_fix() {
         let err = Credentials::new(url, "id", "secret".into()).unwrap_err();
         let text = err.to_string().to_lowercase();
         assert!(text.contains(&phrase.to_lowercase()), "{url:?}: {text}");
-        assert!(!text.contains(":pw@"), "a password in the URL is not repeated: {text}");
+        assert!(
+            !text.contains(":pw@"),
+            "a password in the URL is not repeated: {text}"
+        );
     }
     for url in [
         " https://acme.scalekit.dev ",

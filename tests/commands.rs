@@ -428,3 +428,55 @@ fn the_shell_example_handles_each_exit_code() {
         run.stderr
     );
 }
+
+#[test]
+fn concurrent_config_adds_from_many_processes_all_land() {
+    let cli = Cli::new();
+    let path = cli.write(
+        "connections.json",
+        "{\"keep\": {\"connection_name\": \"keep_1\"}}\n",
+    );
+    let mut running: Vec<_> = (0..12)
+        .map(|i| {
+            let (service, name) = (format!("s{i}"), format!("conn_{i}"));
+            cli.spawn(&["config", "add", &service, &name])
+        })
+        .collect();
+    for r in running.drain(..) {
+        let run = r.finish();
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    let c = tokenbroker::Connections::from_path(&path).unwrap();
+    let mut services: Vec<_> = c.services().collect();
+    assert_eq!(services.remove(0), "keep", "the first entry stays first");
+    services.sort();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    expected.sort();
+    assert_eq!(services, expected);
+}
+
+#[test]
+fn a_config_add_killed_at_any_moment_leaves_a_valid_file() {
+    let cli = Cli::new();
+    let path = cli.write(
+        "connections.json",
+        "{\"keep\": {\"connection_name\": \"keep_1\"}}\n",
+    );
+    for i in 0..40u64 {
+        let running = cli.spawn(&["config", "add", &format!("s{i}"), "conn"]);
+        std::thread::sleep(Duration::from_micros(i * 150));
+        running.kill();
+        let c = tokenbroker::Connections::from_path(&path)
+            .unwrap_or_else(|e| panic!("after a kill at {} us: {e}", i * 150));
+        assert_eq!(c.services().next(), Some("keep"));
+    }
+    // Later edits still work, and clear the temporary files killed writers left.
+    let run = cli.run(&["config", "add", "last", "conn"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let temps: Vec<_> = std::fs::read_dir(cli.cwd())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+}

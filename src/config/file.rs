@@ -92,6 +92,7 @@ impl ConnectionsFile {
         fs::create_dir_all(&dir)
             .map_err(|e| self.unwritable(format!("cannot create {}: {e}", dir.display())))?;
         let lock = self.lock(&dir)?;
+        self.remove_stale_temps(&dir);
         // Read under the lock: another process may have changed the file since the caller looked.
         let mut connections = self.load()?;
         let before = connections.entries.clone();
@@ -145,6 +146,22 @@ impl ConnectionsFile {
             let _ = fs::remove_file(&temp);
             self.unwritable(e.to_string())
         })
+    }
+
+    /// Temporary files of writers that died before their rename. Under the lock no writer is mid-write, so
+    /// any that exist are stale.
+    fn remove_stale_temps(&self, dir: &Path) {
+        let prefix = format!(
+            ".{}.",
+            self.path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn unwritable(&self, detail: String) -> ConfigError {

@@ -169,36 +169,7 @@ impl Client {
         if !answer.status.is_success() {
             return Err(self.refusal(Endpoint::MagicLink, &answer));
         }
-        let parsed: MagicLinkBody = parse(Endpoint::MagicLink, &answer.body)?;
-        let protocol = |detail: String| Error::Protocol {
-            endpoint: Endpoint::MagicLink.label(),
-            detail,
-        };
-        let link = parsed
-            .link
-            .filter(|l| !l.trim().is_empty())
-            .ok_or_else(|| protocol("no link in the answer".into()))?;
-        let url = Url::parse(link.trim())
-            .map_err(|e| protocol(format!("the link is not a URL ({e})")))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(protocol(format!(
-                "the link has scheme {:?}, not https",
-                url.scheme()
-            )));
-        }
-        let expires_at = match parsed
-            .expiry
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            None => None,
-            Some(e) => Some(
-                parse_rfc3339(e)
-                    .ok_or_else(|| protocol(format!("expiry {e:?} is not an RFC 3339 time")))?,
-            ),
-        };
-        Ok(MagicLink { url, expires_at })
+        magic_link_from(&answer.body)
     }
 
     pub(crate) async fn delete(&self, connector: &str, identifier: &str) -> Result<bool, Error> {
@@ -475,7 +446,41 @@ impl Client {
     }
 }
 
-fn parse<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {
+/// A magic-link answer: the link (http or https) and its expiry.
+pub(crate) fn magic_link_from(body: &[u8]) -> Result<MagicLink, Error> {
+    let parsed: MagicLinkBody = parse(Endpoint::MagicLink, body)?;
+    let protocol = |detail: String| Error::Protocol {
+        endpoint: Endpoint::MagicLink.label(),
+        detail,
+    };
+    let link = parsed
+        .link
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| protocol("no link in the answer".into()))?;
+    let url =
+        Url::parse(link.trim()).map_err(|e| protocol(format!("the link is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(protocol(format!(
+            "the link has scheme {:?}, not https",
+            url.scheme()
+        )));
+    }
+    let expires_at = match parsed
+        .expiry
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        None => None,
+        Some(e) => Some(
+            parse_rfc3339(e)
+                .ok_or_else(|| protocol(format!("expiry {e:?} is not an RFC 3339 time")))?,
+        ),
+    };
+    Ok(MagicLink { url, expires_at })
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| Error::Protocol {
         endpoint: endpoint.label(),
         // serde's messages can quote values, which may be secrets: say only what kind of problem and where.
@@ -531,7 +536,7 @@ fn transport_detail(e: &reqwest::Error) -> String {
 }
 
 /// One line, printable, at most 300 characters.
-fn tidy(message: &str) -> String {
+pub(crate) fn tidy(message: &str) -> String {
     // A proxy's HTML error page: its text says what happened, its markup does not.
     let text = if message.trim_start().starts_with('<') {
         strip_tags(message)

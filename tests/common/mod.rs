@@ -217,6 +217,12 @@ impl Running {
         }
     }
 
+    /// Kills the process (SIGKILL on Unix: no clean-up runs) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
