@@ -47,6 +47,7 @@ struct Inner {
     fallback_identifier: (String, IdentifierSource),
     cache: CachePolicy,
     flights: Mutex<HashMap<AccountKey, Arc<Flight<Cached>>>>,
+    warnings: Vec<String>,
 }
 
 /// (connection name, identifier): one connected account.
@@ -281,6 +282,12 @@ impl Broker {
         self.client()
             .delete(&target.connection_name, &target.identifier)
             .await
+    }
+
+    /// Problems found while setting up that are not errors, such as a `.env` file with the client secret
+    /// that other users can read. `get-token` prints them on stderr.
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
     }
 
     /// The configured services.
@@ -559,12 +566,17 @@ impl Builder {
 
     pub(crate) fn build_from(self, sources: Sources) -> Result<Broker, Error> {
         let sources = sources.load_env_files(self.env_file.as_deref())?;
+        let mut warnings = sources.warnings.clone();
         let connections = match self.connections {
             Some(c) => c,
-            None => Connections::from_path(config::locate_connections(
-                self.connections_path.as_deref(),
-                &sources,
-            )?)?,
+            None => {
+                let path = config::locate_connections(self.connections_path.as_deref(), &sources)?;
+                warnings.extend(config::sources::readable_by_others(
+                    &path,
+                    "says which accounts exist",
+                ));
+                Connections::from_path(path)?
+            }
         };
         let credentials = match self.credentials {
             Some(c) => c,
@@ -589,6 +601,7 @@ impl Builder {
                 fallback_identifier: config::fallback_identifier(&sources),
                 cache: self.cache,
                 flights: Mutex::new(HashMap::new()),
+                warnings,
             }),
         })
     }

@@ -430,3 +430,54 @@ fn no_newline_and_quiet() {
         (3, "", "")
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn files_other_users_can_read_draw_a_warning_not_an_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulator().spawn().unwrap();
+    ready(&emu);
+    let cli = Cli::new();
+    let env = cli.write(
+        ".env",
+        &format!(
+            "SCALEKIT_ENV_URL={}\nSCALEKIT_CLIENT_ID={}\nSCALEKIT_CLIENT_SECRET={}\n",
+            emu.url(),
+            emu.client_id(),
+            emu.client_secret()
+        ),
+    );
+    let connections = cli.write("connections.json", CONNECTIONS_JSON);
+    let run = cli.run(&["gmail"]);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (0, ""),
+        "private files: {run:?}"
+    );
+
+    for path in [&env, &connections] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let run = cli.run(&["gmail"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        format!("{}\n", emu.access_token(GMAIL, IDENTIFIER).unwrap())
+    );
+    for path in [&env, &connections] {
+        let line = format!("chmod 600 {}", path.display());
+        assert!(run.stderr.contains(&line), "{line} in {}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("holds the client secret"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        cli.run(&["-q", "gmail"]).stderr,
+        "",
+        "--quiet silences warnings"
+    );
+    let run = cli.run(&["doctor"]);
+    assert!(run.stdout.contains("! file permissions"), "{}", run.stdout);
+}

@@ -22,6 +22,8 @@ type ProcessEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// The places settings are read from, made once per broker.
 #[derive(Clone)]
 pub(crate) struct Sources {
+    /// Things worth telling the user that are not errors, such as a `.env` others can read.
+    pub(crate) warnings: Vec<String>,
     process: ProcessEnv,
     cwd: Option<PathBuf>,
     config_dir: Option<PathBuf>,
@@ -52,6 +54,7 @@ impl Sources {
             config_dir: dirs.map(|d| d.config_dir().to_owned()),
             home: directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
             env_files: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Sources {
             config_dir: None,
             home: None,
             env_files: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -113,6 +117,9 @@ impl Sources {
                     vars.entry(*known)
                         .or_insert_with(|| Arc::new(SecretString::from(value)));
                 }
+            }
+            if let Some(warning) = readable_by_others(&path, "holds the client secret") {
+                self.warnings.push(warning);
             }
             self.env_files.push(EnvFile { path, vars });
         }
@@ -173,6 +180,28 @@ impl Sources {
 
     pub(crate) fn home(&self) -> Option<&Path> {
         self.home.as_deref()
+    }
+}
+
+/// A warning if other users can read `path` (Unix permission bits; elsewhere there is nothing to check).
+pub(crate) fn readable_by_others(path: &Path, why: &str) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o044 != 0).then(|| {
+            format!(
+                "{} {why} and other users can read it (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, why);
+        None
     }
 }
 

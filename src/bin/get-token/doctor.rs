@@ -14,6 +14,7 @@ struct Check {
     fix: Option<String>,
     /// The exit code this failure stands for.
     code: u8,
+    warning: bool,
 }
 
 impl Check {
@@ -23,6 +24,18 @@ impl Check {
             detail: detail.into(),
             fix: None,
             code: exit::OK,
+            warning: false,
+        }
+    }
+
+    /// Worth fixing, but nothing fails because of it: shown with `!`, and the exit code stays 0.
+    fn warning(what: impl Into<String>, detail: &str) -> Self {
+        Self {
+            what: what.into(),
+            detail: detail.to_owned(),
+            fix: None,
+            code: exit::OK,
+            warning: true,
         }
     }
 
@@ -36,6 +49,7 @@ impl Check {
             detail,
             fix: Some(fix),
             code,
+            warning: false,
         }
     }
 }
@@ -49,14 +63,20 @@ pub(crate) async fn run(global: &Global) -> u8 {
     let text = if global.json {
         let list: Vec<_> = checks
             .iter()
-            .map(|c| json!({"check": c.what, "ok": c.fix.is_none(), "detail": c.detail, "fix": c.fix}))
+            .map(|c| {
+                json!({"check": c.what, "ok": c.fix.is_none(), "warning": c.warning, "detail": c.detail, "fix": c.fix})
+            })
             .collect();
         let status = if code == exit::OK { "ok" } else { "problems" };
         format!("{}\n", json!({"status": status, "checks": list}))
     } else {
         let mut text = String::new();
         for c in &checks {
-            let mark = if c.fix.is_none() { "✓" } else { "✗" };
+            let mark = match (&c.fix, c.warning) {
+                (Some(_), _) => "✗",
+                (None, true) => "!",
+                (None, false) => "✓",
+            };
             text.push_str(&format!("{mark} {}: {}\n", c.what, c.detail));
             if let Some(fix) = &c.fix {
                 text.push_str(&format!("    fix: {fix}\n"));
@@ -110,6 +130,12 @@ async fn checks(global: &Global) -> Vec<Check> {
             return checks;
         }
     };
+    checks.extend(
+        broker
+            .warnings()
+            .iter()
+            .map(|w| Check::warning("file permissions", w)),
+    );
     let credentials = broker.credentials();
     let [url_from, id_from, secret_from] = credentials.sources();
     checks.push(Check::pass(

@@ -97,8 +97,19 @@ fn builder(global: &Global) -> Builder {
     builder
 }
 
+/// The broker, with its warnings (a `.env` others can read, ...) on stderr.
 fn broker(global: &Global) -> Result<Broker, Error> {
-    builder(global).build()
+    let broker = builder(global).build()?;
+    warn(global, &broker);
+    Ok(broker)
+}
+
+fn warn(global: &Global, broker: &Broker) {
+    if !global.quiet {
+        for w in broker.warnings() {
+            eprintln!("get-token: warning: {w}");
+        }
+    }
 }
 
 /// The exit code for a set of outcomes: the first failure in argument order decides.
