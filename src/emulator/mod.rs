@@ -366,6 +366,11 @@ impl Emulator {
         self.lock().api_tokens.clear();
     }
 
+    /// The API tokens issued and still valid, for tests that check none of them leaks.
+    pub fn api_tokens(&self) -> Vec<String> {
+        self.lock().api_tokens.keys().cloned().collect()
+    }
+
     /// Requests received on `route` so far (including faulted ones).
     pub fn requests(&self, route: Route) -> usize {
         self.lock().requests.get(&route).copied().unwrap_or(0)

@@ -210,7 +210,11 @@ impl Client {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let answer = self.send(endpoint, request).await?;
+            let mut answer = self.send(endpoint, request).await?;
+            if !answer.status.is_success() {
+                // An error body that echoes the API token must not carry it into an error message.
+                redact(&mut answer.body, token.value.expose_secret().as_bytes());
+            }
             if answer.status != StatusCode::UNAUTHORIZED {
                 return Ok(answer);
             }
@@ -554,6 +558,25 @@ pub(crate) fn tidy(message: &str) -> String {
     } else {
         clean
     }
+}
+
+/// Replaces every occurrence of `secret` in `body` with `[redacted]`.
+fn redact(body: &mut Zeroizing<Vec<u8>>, secret: &[u8]) {
+    if secret.is_empty() || !body.windows(secret.len()).any(|w| w == secret) {
+        return;
+    }
+    let mut clean = Zeroizing::new(Vec::with_capacity(body.len()));
+    let mut rest: &[u8] = body;
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            clean.extend_from_slice(b"[redacted]");
+            rest = &rest[secret.len()..];
+        } else {
+            clean.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    *body = clean;
 }
 
 /// The text of HTML, without tags, `<script>` and `<style>` contents.
