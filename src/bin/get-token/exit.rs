@@ -23,7 +23,9 @@ Exit codes:
   4  service or connections.json not configured or invalid
   5  Scalekit credentials missing or rejected
   6  Scalekit refused the request (for example the connection name does not exist)
-  7  network trouble or Scalekit unavailable";
+  7  network trouble or Scalekit unavailable
+status: 0 when every service is ready, 3 when any needs authorization.
+exec: the command's own exit code; 126 it cannot be run, 127 not found.";
 
 pub(crate) fn code_for(error: &Error) -> u8 {
     match error.kind() {
