@@ -73,29 +73,10 @@ mod standin;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokenbroker::emulator::Emulator;
-    use tokenbroker::{Broker, Connection, Connections};
 
     #[tokio::test]
     async fn lists_unread_messages_with_the_bearer_token() {
-        let emulator = Emulator::builder()
-            .connection("gmail_1")
-            .start()
-            .await
-            .unwrap();
-        emulator.set_status("gmail_1", "me", "PENDING_AUTH");
-        emulator.approve("gmail_1", "me");
-        let broker = Broker::builder()
-            .credentials(emulator.credentials())
-            .connections(
-                Connections::new()
-                    .with("gmail", Connection::new("gmail_1"))
-                    .unwrap(),
-            )
-            .identifier("me")
-            .build()
-            .unwrap();
-        let token = broker.get_token("gmail").await.unwrap();
+        let (emulator, token) = standin::approved_token("gmail", "gmail_1").await;
         let gmail = standin::StandIn::serve(vec![
             r#"{"messages": [{"id": "m1", "threadId": "t1"}], "resultSizeEstimate": 1}"#.into(),
             r#"{"id": "m1", "payload": {"headers": [{"name": "Subject", "value": "Hello"}]}}"#

@@ -65,34 +65,10 @@ mod standin;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokenbroker::emulator::Emulator;
-    use tokenbroker::{Broker, Connection, Connections};
-
-    async fn token() -> (Emulator, AccessToken) {
-        let emulator = Emulator::builder()
-            .connection("slack_1")
-            .start()
-            .await
-            .unwrap();
-        emulator.set_status("slack_1", "me", "PENDING_AUTH");
-        emulator.approve("slack_1", "me");
-        let broker = Broker::builder()
-            .credentials(emulator.credentials())
-            .connections(
-                Connections::new()
-                    .with("slack", Connection::new("slack_1"))
-                    .unwrap(),
-            )
-            .identifier("me")
-            .build()
-            .unwrap();
-        let token = broker.get_token("slack").await.unwrap();
-        (emulator, token)
-    }
 
     #[tokio::test]
     async fn posts_json_with_the_bearer_token() {
-        let (emulator, token) = token().await;
+        let (emulator, token) = standin::approved_token("slack", "slack_1").await;
         let slack = standin::StandIn::serve(vec![
             r#"{"ok": true, "channel": "C1", "ts": "1700000000.000100"}"#.into(),
         ]);
@@ -119,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slack_error_in_a_200_is_an_error() {
-        let (_emulator, token) = token().await;
+        let (_emulator, token) = standin::approved_token("slack", "slack_1").await;
         let slack = standin::StandIn::serve(vec![
             r#"{"ok": false, "error": "channel_not_found"}"#.into(),
         ]);

@@ -1,9 +1,36 @@
-//! A stand-in for a provider's API on 127.0.0.1, for testing the examples: it records each request and
-//! answers with canned JSON. One request per connection (`Connection: close`).
+//! Test support for the examples: a token from the emulator, and a stand-in for a provider's API on
+//! 127.0.0.1 that records each request and answers with canned JSON (one request per connection).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+
+/// The emulator, and a token for `service` (connection `connection`) that the user has approved.
+pub async fn approved_token(
+    service: &str,
+    connection: &str,
+) -> (tokenbroker::emulator::Emulator, tokenbroker::AccessToken) {
+    use tokenbroker::{Broker, Connection, Connections};
+    let emulator = tokenbroker::emulator::Emulator::builder()
+        .connection(connection)
+        .start()
+        .await
+        .unwrap();
+    emulator.set_status(connection, "me", "PENDING_AUTH");
+    emulator.approve(connection, "me");
+    let broker = Broker::builder()
+        .credentials(emulator.credentials())
+        .connections(
+            Connections::new()
+                .with(service, Connection::new(connection))
+                .unwrap(),
+        )
+        .identifier("me")
+        .build()
+        .unwrap();
+    let token = broker.get_token(service).await.unwrap();
+    (emulator, token)
+}
 
 /// One request as the stand-in received it.
 #[derive(Debug, Clone)]

@@ -171,9 +171,7 @@ impl Connections {
             ))
         })
     }
-}
 
-impl Connections {
     fn only<'a>(&self, url: &str, matches: Vec<&'a str>) -> Result<Option<&'a str>, ConfigError> {
         match matches.as_slice() {
             [] => Ok(None),
