@@ -1,18 +1,17 @@
 //! `get-token authorize` and `get-token disconnect`: acting on the connected account itself.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Duration;
 
 use serde_json::json;
 
-use crate::args::Global;
+use crate::args::{Global, Wait};
 use crate::{exit, fetch, output};
 
 pub(crate) async fn authorize(
     global: &Global,
     service: &str,
     identifier: Option<&str>,
-    wait: Option<u64>,
+    wait: &Wait,
 ) -> u8 {
     let broker = match crate::broker(global) {
         Ok(b) => b,
@@ -22,7 +21,7 @@ pub(crate) async fn authorize(
         Ok(auth) => auth,
         Err(e) => return output::fail(global, Some(service), &e),
     };
-    let Some(limit) = wait else {
+    let Some(limit) = wait.limit() else {
         if global.json {
             output::print(format!("{}\n", output::json_authorization(&auth)));
         } else {
@@ -37,7 +36,7 @@ pub(crate) async fn authorize(
         // The link on stdout at once, so a script can hand it on while this process waits.
         output::print(format!("{}\n", auth.url));
     }
-    match fetch::wait_for(&broker, auth, Duration::from_secs(limit), global.quiet).await {
+    match fetch::wait_for(&broker, auth, limit, global.quiet).await {
         Ok(token) => {
             if global.json {
                 output::print(format!(

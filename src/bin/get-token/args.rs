@@ -45,10 +45,8 @@ pub(crate) struct Fetch {
     #[arg(long, value_name = "URL")]
     pub(crate) for_url: Option<String>,
 
-    /// When authorization is needed, print the link on stderr and wait up to SECONDS (default 120) for the
-    /// user, getting a new link whenever one expires; then print the token.
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
-    pub(crate) wait: Option<u64>,
+    #[command(flatten)]
+    pub(crate) wait: Wait,
 
     /// Include the token itself in --json output.
     #[arg(long, requires = "json")]
@@ -90,6 +88,21 @@ pub(crate) struct Global {
     pub(crate) quiet: bool,
 }
 
+/// Waiting for the user to authorize.
+#[derive(Debug, Args)]
+pub(crate) struct Wait {
+    /// When authorization is needed, print the link on stderr and wait up to SECONDS (default 120) for the
+    /// user, printing a new link whenever one expires. Write it with `=`: --wait=60.
+    #[arg(long = "wait", value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
+    pub(crate) seconds: Option<u64>,
+}
+
+impl Wait {
+    pub(crate) fn limit(&self) -> Option<std::time::Duration> {
+        self.seconds.map(std::time::Duration::from_secs)
+    }
+}
+
 /// Whose account to act on.
 #[derive(Debug, Args)]
 pub(crate) struct Who {
@@ -114,9 +127,8 @@ pub(crate) enum Command {
     Authorize {
         /// The service to authorize.
         service: String,
-        /// Then wait up to SECONDS (default 120) for the user to finish, renewing expired links.
-        #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
-        wait: Option<u64>,
+        #[command(flatten)]
+        wait: Wait,
         #[command(flatten)]
         who: Who,
     },
@@ -143,9 +155,8 @@ pub(crate) enum Command {
         /// The services whose tokens to pass.
         #[arg(value_name = "SERVICE", required = true)]
         services: Vec<String>,
-        /// When authorization is needed, wait up to SECONDS (default 120), as for get-token --wait.
-        #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
-        wait: Option<u64>,
+        #[command(flatten)]
+        wait: Wait,
         #[command(flatten)]
         who: Who,
         /// The command and its arguments, after `--`.

@@ -2,9 +2,8 @@
 
 use std::ffi::OsString;
 use std::process::Command;
-use std::time::Duration;
 
-use crate::args::Global;
+use crate::args::{Global, Wait};
 use crate::{exit, fetch, output};
 
 /// A shell's codes for a command that cannot be found or run.
@@ -15,7 +14,7 @@ pub(crate) async fn run(
     global: &Global,
     services: &[String],
     identifier: Option<&str>,
-    wait: Option<u64>,
+    wait: &Wait,
     command: &[OsString],
 ) -> u8 {
     if let Err(message) = fetch::check_wait_syntax(services, wait) {
@@ -26,8 +25,7 @@ pub(crate) async fn run(
         Ok(b) => b,
         Err(e) => return output::fail(global, None, &e),
     };
-    let wait = wait.map(Duration::from_secs);
-    let tokens = fetch::tokens(&broker, services, identifier, wait, global.quiet).await;
+    let tokens = fetch::tokens(&broker, services, identifier, wait.limit(), global.quiet).await;
     let code = crate::first_failure(&tokens);
     if code != exit::OK {
         for (service, outcome) in services.iter().zip(&tokens) {
@@ -43,7 +41,11 @@ pub(crate) async fn run(
     };
     let mut child = Command::new(program);
     child.args(args);
-    for (service, token) in services.iter().zip(tokens.iter().flatten()) {
+    for (service, token) in services
+        .iter()
+        .zip(&tokens)
+        .filter_map(|(s, t)| Some((s, t.as_ref().ok()?)))
+    {
         child.env(output::env_name(service), token.expose_secret());
     }
     let failed = |e: std::io::Error| {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokenbroker::{AccessToken, AuthorizationRequired, Broker, Error, WaitOptions};
 use tokio::time::Instant;
 
+use crate::args::Wait;
 use crate::output;
 
 /// Runs `job` for every service concurrently; the results come back in argument order.
@@ -32,9 +33,9 @@ where
 }
 
 /// `--wait 5 gmail` reads 5 as a service: say how to write it rather than report service "5" unknown.
-pub(crate) fn check_wait_syntax(services: &[String], wait: Option<u64>) -> Result<(), String> {
+pub(crate) fn check_wait_syntax(services: &[String], wait: &Wait) -> Result<(), String> {
     match services.iter().find(|s| s.parse::<u64>().is_ok()) {
-        Some(n) if wait.is_some() => Err(format!(
+        Some(n) if wait.seconds.is_some() => Err(format!(
             "get-token: error: \"{n}\" is not a service; to wait {n} seconds write --wait={n}"
         )),
         _ => Ok(()),

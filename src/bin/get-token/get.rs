@@ -1,7 +1,5 @@
 //! `get-token SERVICE...`: print tokens.
 
-use std::time::Duration;
-
 use tokenbroker::{AccessToken, Error};
 
 use crate::args::{Cli, Format};
@@ -14,7 +12,7 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         eprintln!("get-token: error: --no-newline only applies to one service in plain format");
         return exit::USAGE;
     }
-    if let Err(message) = fetch::check_wait_syntax(&fetch.services, fetch.wait) {
+    if let Err(message) = fetch::check_wait_syntax(&fetch.services, &fetch.wait) {
         eprintln!("{message}");
         return exit::USAGE;
     }
@@ -29,9 +27,8 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
     };
     let outcomes: Vec<Result<AccessToken, Error>> = match &broker {
         Ok(broker) => {
-            let wait = fetch.wait.map(Duration::from_secs);
             let identifier = fetch.who.identifier.as_deref();
-            fetch::tokens(broker, &services, identifier, wait, quiet).await
+            fetch::tokens(broker, &services, identifier, fetch.wait.limit(), quiet).await
         }
         Err(e) => services.iter().map(|_| Err(e.clone())).collect(),
     };
@@ -63,7 +60,8 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         _ if code != exit::OK => String::new(),
         Format::Env => services
             .iter()
-            .zip(outcomes.iter().flatten())
+            .zip(&outcomes)
+            .filter_map(|(s, o)| Some((s, o.as_ref().ok()?)))
             .map(|(s, t)| {
                 format!(
                     "export {}={}\n",

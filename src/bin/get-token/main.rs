@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> u8 {
         }) => status::run(global, services, who.identifier.as_deref()).await,
         Some(Command::Authorize {
             ref service,
-            wait,
+            ref wait,
             ref who,
         }) => account::authorize(global, service, who.identifier.as_deref(), wait).await,
         Some(Command::Disconnect {
@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Doctor) => doctor::run(global).await,
         Some(Command::Exec {
             ref services,
-            wait,
+            ref wait,
             ref who,
             ref command,
         }) => exec::run(global, services, who.identifier.as_deref(), wait, command).await,
