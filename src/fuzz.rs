@@ -27,9 +27,12 @@ pub fn responses(data: &[u8]) {
     let _ = scalekit::parse::<AccountEnvelope>(Endpoint::Auth, data);
     let _ = scalekit::parse::<ApiTokenBody>(Endpoint::Token, data);
     let _ = scalekit::parse::<ErrorBody>(Endpoint::Auth, data);
-    let _ = scalekit::magic_link_from(data);
+    let _ = scalekit::magic_link_from(
+        data,
+        &url::Url::parse("https://x.scalekit.dev/").expect("a URL"),
+    );
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = scalekit::tidy(text);
+        let _ = crate::text::tidy(text);
         let _ = parse_rfc3339(text);
         let _ = AccountStatus::from_wire(Some(text));
     }

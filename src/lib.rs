@@ -25,11 +25,15 @@
 //! Tokens are cached in memory for a short while ([`CachePolicy`]) and never written anywhere.
 //!
 //! # Configuration
-//! - Credentials: `SCALEKIT_CLIENT_ID`, `SCALEKIT_CLIENT_SECRET`, `SCALEKIT_ENV_URL` (or
-//!   `SCALEKIT_ENVIRONMENT_URL`), each taken from the process environment, else `./.env`, else the `.env` in
-//!   the user config directory (on Linux `~/.config/tokenbroker/.env`).
-//! - `connections.json`: [`Builder::connections_path`], else `$TOKENBROKER_CONNECTIONS`, else
-//!   `./connections.json`, else the user config directory.
+//! - Credentials: `SCALEKIT_ENV_URL` (or `SCALEKIT_ENVIRONMENT_URL`), `SCALEKIT_CLIENT_ID` and
+//!   `SCALEKIT_CLIENT_SECRET`, as one set from one place: the process environment, or one `.env` file (the
+//!   one named with [`Builder::env_file`], else the user config directory's, on Linux
+//!   `~/.config/tokenbroker/.env`). Part of a set, or two places that disagree, is an error, never a merge.
+//!   `.env` values are literal: nothing in them is expanded.
+//! - `connections.json`: [`Builder::connections_path`], else `$TOKENBROKER_CONNECTIONS`, else the user config
+//!   directory.
+//! - The working directory is never read: no `./.env`, no `./connections.json`. Files read as configuration
+//!   must be regular files of a sane size, owned by the user and writable by no one else.
 //! - Identifier: given explicitly, else the entry's `identifier`, else `SCALEKIT_IDENTIFIER`, else the agent
 //!   name in `~/.openclaw/workspace/IDENTITY.md`, else `agent` ([`IdentifierSource`]).
 //!
@@ -45,6 +49,7 @@ mod config;
 mod error;
 mod flight;
 mod scalekit;
+mod text;
 mod timefmt;
 mod token;
 mod wait;
@@ -66,6 +71,7 @@ pub use config::{
 pub use error::{
     ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind, Result,
 };
+pub use text::printable;
 pub use timefmt::rfc3339;
 pub use token::AccessToken;
 pub use wait::WaitOptions;

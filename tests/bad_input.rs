@@ -284,7 +284,7 @@ fn the_cli_refuses_bad_input_with_an_exit_code_and_no_panic() {
         .var("SCALEKIT_ENV_URL", "http://acme.scalekit.dev")
         .var("SCALEKIT_CLIENT_ID", "id")
         .var("SCALEKIT_CLIENT_SECRET", "s");
-    bad_url.write("connections.json", common::CONNECTIONS_JSON);
+    bad_url.write_config("connections.json", common::CONNECTIONS_JSON);
     let run = bad_url.run(&["gmail"]);
     assert_eq!(run.code, 5, "{run:?}");
     assert!(

@@ -45,13 +45,12 @@ fn authorization_required_exits_3_with_the_link_on_stderr() {
 fn configuration_errors_exit_4_and_say_where() {
     let emu = emulator().spawn().unwrap();
     let cli = Cli::on(&emu);
-    std::fs::remove_file(cli.cwd().join("connections.json")).unwrap();
+    std::fs::remove_file(cli.config_dir().join("connections.json")).unwrap();
     let run = cli.run(&["gmail"]);
     assert_eq!((run.code, run.stdout.as_str()), (4, ""), "{run:?}");
     for place in [
         "$TOKENBROKER_CONNECTIONS: not set",
-        "connections.json: not found",
-        ".config/tokenbroker/connections.json",
+        ".config/tokenbroker/connections.json: not found",
     ] {
         assert!(
             run.stderr.contains(place),
@@ -60,7 +59,7 @@ fn configuration_errors_exit_4_and_say_where() {
         );
     }
 
-    cli.write(
+    cli.write_config(
         "connections.json",
         "{\n  \"gmail\": {\"connection_name\": \"g\",}\n}\n",
     );
@@ -72,7 +71,7 @@ fn configuration_errors_exit_4_and_say_where() {
         run.stderr
     );
 
-    cli.write(
+    cli.write_config(
         "connections.json",
         "{\n  \"gmail\": {\"conection_name\": \"g\"}\n}\n",
     );
@@ -83,7 +82,7 @@ fn configuration_errors_exit_4_and_say_where() {
         run.stderr
     );
 
-    cli.write("connections.json", CONNECTIONS_JSON);
+    cli.write_config("connections.json", CONNECTIONS_JSON);
     let run = cli.run(&["gmial"]);
     assert_eq!(run.code, 4);
     assert!(
@@ -98,18 +97,20 @@ fn connections_are_found_in_order() {
     let emu = emulator().spawn().unwrap();
     ready(&emu);
     let cli = Cli::on(&emu);
-    std::fs::remove_file(cli.cwd().join("connections.json")).unwrap();
-    // The user config directory is the last place looked.
-    std::fs::create_dir_all(cli.config_dir()).unwrap();
-    std::fs::write(cli.config_dir().join("connections.json"), CONNECTIONS_JSON).unwrap();
+    // The user config directory is the place looked by default; the working directory never is.
     assert_eq!(cli.run(&["gmail"]).code, 0);
-    // ./connections.json wins over it; here it lacks gmail.
     cli.write("connections.json", r#"{"other": {"connection_name": "x"}}"#);
-    assert_eq!(cli.run(&["gmail"]).code, 4);
-    // $TOKENBROKER_CONNECTIONS wins over ./connections.json, and --connections over everything.
-    let elsewhere = cli.write("elsewhere/c.json", CONNECTIONS_JSON);
-    let cli = cli.var("TOKENBROKER_CONNECTIONS", elsewhere.to_str().unwrap());
     assert_eq!(cli.run(&["gmail"]).code, 0);
+    // $TOKENBROKER_CONNECTIONS wins over the config directory, and --connections over everything.
+    let elsewhere = cli.write("elsewhere/c.json", r#"{"other": {"connection_name": "x"}}"#);
+    let cli = cli.var("TOKENBROKER_CONNECTIONS", elsewhere.to_str().unwrap());
+    assert_eq!(cli.run(&["gmail"]).code, 4);
+    let named = cli.write("named.json", CONNECTIONS_JSON);
+    assert_eq!(
+        cli.run(&["--connections", named.to_str().unwrap(), "gmail"])
+            .code,
+        0
+    );
     let run = cli.run(&["--connections", "missing.json", "gmail"]);
     assert!(
         run.code == 4 && run.stderr.contains("missing.json"),
@@ -119,18 +120,25 @@ fn connections_are_found_in_order() {
 
 #[test]
 fn credential_errors_exit_5_naming_each_missing_variable() {
-    let cli = Cli::new().var("SCALEKIT_CLIENT_ID", "x");
-    cli.write("connections.json", CONNECTIONS_JSON);
+    let cli = Cli::new();
+    cli.write_config("connections.json", CONNECTIONS_JSON);
     let run = cli.run(&["gmail"]);
     assert_eq!((run.code, run.stdout.as_str()), (5, ""), "{run:?}");
     assert!(
         run.stderr
-            .contains("SCALEKIT_ENV_URL, SCALEKIT_CLIENT_SECRET not set"),
+            .contains("SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET not set")
+            && run.stderr.contains("process environment")
+            && run.stderr.contains(".config/tokenbroker/.env (not found)"),
         "{}",
         run.stderr
     );
+    let cli = cli.var("SCALEKIT_CLIENT_ID", "x");
+    let run = cli.run(&["gmail"]);
     assert!(
-        run.stderr.contains("process environment") && run.stderr.contains(".env (not found)"),
+        run.code == 5
+            && run.stderr.contains(
+                "the process environment sets SCALEKIT_CLIENT_ID but not SCALEKIT_ENV_URL, SCALEKIT_CLIENT_SECRET"
+            ),
         "{}",
         run.stderr
     );
@@ -154,23 +162,45 @@ fn credentials_come_from_dotenv_files_in_order() {
     let emu = emulator().spawn().unwrap();
     ready(&emu);
     let cli = Cli::new();
-    cli.write("connections.json", CONNECTIONS_JSON);
-    std::fs::create_dir_all(cli.config_dir()).unwrap();
+    cli.write_config("connections.json", CONNECTIONS_JSON);
     let env = format!(
         "SCALEKIT_ENV_URL={}\nSCALEKIT_CLIENT_ID={}\nSCALEKIT_CLIENT_SECRET={}\n",
         emu.url(),
         emu.client_id(),
         emu.client_secret()
     );
-    std::fs::write(cli.config_dir().join(".env"), &env).unwrap();
+    cli.write_config(".env", &env);
     assert_eq!(cli.run(&["gmail"]).code, 0, "the config dir's .env is read");
     cli.write(".env", "SCALEKIT_CLIENT_SECRET=wrong\n");
-    assert_eq!(cli.run(&["gmail"]).code, 5, "./.env comes first");
-    let cli = cli.var("SCALEKIT_CLIENT_SECRET", &emu.client_secret());
+    assert_eq!(cli.run(&["gmail"]).code, 0, "./.env is never read");
+    let named = cli.write("named.env", &env);
     assert_eq!(
-        cli.run(&["gmail"]).code,
+        cli.run(&["--env-file", named.to_str().unwrap(), "gmail"])
+            .code,
         0,
-        "the process environment comes before both"
+        "a named file is read instead"
+    );
+    let same = cli
+        .var("SCALEKIT_ENV_URL", &emu.url())
+        .var("SCALEKIT_CLIENT_ID", &emu.client_id())
+        .var("SCALEKIT_CLIENT_SECRET", &emu.client_secret());
+    assert_eq!(
+        same.run(&["gmail"]).code,
+        0,
+        "two places that agree are fine"
+    );
+    let differ = Cli::new()
+        .var("SCALEKIT_ENV_URL", &emu.url())
+        .var("SCALEKIT_CLIENT_ID", &emu.client_id())
+        .var("SCALEKIT_CLIENT_SECRET", "another-secret");
+    differ.write_config("connections.json", CONNECTIONS_JSON);
+    differ.write_config(".env", &env);
+    let run = differ.run(&["gmail"]);
+    assert!(
+        run.code == 5
+            && run.stderr.contains("the process environment and")
+            && run.stderr.contains("disagree on SCALEKIT_CLIENT_SECRET"),
+        "{run:?}"
     );
 }
 
@@ -210,7 +240,7 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
 fn identifier_order_explicit_entry_variable_identity_default() {
     let emu = emulator().spawn().unwrap();
     let cli = Cli::on(&emu);
-    cli.write("connections.json", r#"{"gmail": {"connection_name": "gmail_u3134a"}, "slack": {"connection_name": "slack_x7y9z", "identifier": "from-entry"}}"#);
+    cli.write_config("connections.json", r#"{"gmail": {"connection_name": "gmail_u3134a"}, "slack": {"connection_name": "slack_x7y9z", "identifier": "from-entry"}}"#);
     let created = |id: &str| emu.status(GMAIL, id).is_some();
 
     assert_eq!(cli.run(&["gmail"]).code, 3);
@@ -433,12 +463,12 @@ fn no_newline_and_quiet() {
 
 #[cfg(unix)]
 #[test]
-fn files_other_users_can_read_draw_a_warning_not_an_error() {
+fn a_secret_file_others_can_read_draws_a_warning_and_one_they_can_write_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let emu = emulator().spawn().unwrap();
     ready(&emu);
     let cli = Cli::new();
-    let env = cli.write(
+    let env = cli.write_config(
         ".env",
         &format!(
             "SCALEKIT_ENV_URL={}\nSCALEKIT_CLIENT_ID={}\nSCALEKIT_CLIENT_SECRET={}\n",
@@ -447,7 +477,7 @@ fn files_other_users_can_read_draw_a_warning_not_an_error() {
             emu.client_secret()
         ),
     );
-    let connections = cli.write("connections.json", CONNECTIONS_JSON);
+    let connections = cli.write_config("connections.json", CONNECTIONS_JSON);
     let run = cli.run(&["gmail"]);
     assert_eq!(
         (run.code, run.stderr.as_str()),
@@ -464,10 +494,10 @@ fn files_other_users_can_read_draw_a_warning_not_an_error() {
         run.stdout,
         format!("{}\n", emu.access_token(GMAIL, IDENTIFIER).unwrap())
     );
-    for path in [&env, &connections] {
-        let line = format!("chmod 600 {}", path.display());
-        assert!(run.stderr.contains(&line), "{line} in {}", run.stderr);
-    }
+    let line = format!("chmod 600 {}", env.display());
+    assert!(run.stderr.contains(&line), "{line} in {}", run.stderr);
+    // connections.json names accounts, not secrets: a copy of the example file is readable and fine.
+    assert!(!run.stderr.contains("connections.json"), "{}", run.stderr);
     assert!(
         run.stderr.contains("holds the client secret"),
         "{}",
@@ -480,4 +510,15 @@ fn files_other_users_can_read_draw_a_warning_not_an_error() {
     );
     let run = cli.run(&["doctor"]);
     assert!(run.stdout.contains("! file permissions"), "{}", run.stdout);
+
+    for (path, what) in [(&env, ".env"), (&connections, "connections.json")] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o620)).unwrap();
+        let run = cli.run(&["gmail"]);
+        let fix = format!("chmod go-w {}", path.display());
+        assert!(
+            run.code != 0 && run.stdout.is_empty() && run.stderr.contains(&fix),
+            "{what}: {run:?}"
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }

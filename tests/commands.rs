@@ -148,7 +148,7 @@ fn disconnect_needs_yes_off_a_terminal_then_deletes_the_account() {
 fn config_edits_the_user_file_keeping_entries_and_order() {
     let emu = emulator().spawn().unwrap();
     let cli = Cli::on(&emu);
-    std::fs::remove_file(cli.cwd().join("connections.json")).unwrap();
+    std::fs::remove_file(cli.config_dir().join("connections.json")).unwrap();
     let file = cli.config_dir().join("connections.json");
 
     let run = cli.run(&["config", "path"]);
@@ -218,7 +218,7 @@ fn config_refuses_to_rewrite_an_invalid_file() {
     let emu = emulator().spawn().unwrap();
     let cli = Cli::on(&emu);
     let broken = "{\"gmail\": {\"connection_name\": \"g\",}}";
-    let path = cli.write("connections.json", broken);
+    let path = cli.write_config("connections.json", broken);
     let run = cli.run(&["config", "add", "slack", SLACK]);
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.stderr.contains("connections.json:1:"), "{}", run.stderr);
@@ -231,7 +231,7 @@ fn doctor_ticks_each_step_or_says_how_to_fix_it() {
     common::activate(&emu, GMAIL, IDENTIFIER);
     common::activate(&emu, SLACK, IDENTIFIER);
     let cli = Cli::on(&emu);
-    cli.write(
+    cli.write_config(
         "connections.json",
         r#"{"gmail": {"connection_name": "gmail_u3134a", "identifier": "mess"},
             "slack": {"connection_name": "slack_x7y9z", "identifier": "mess"}}"#,
@@ -419,7 +419,7 @@ fn the_shell_example_handles_each_exit_code() {
             .contains("http://127.0.0.1:9/gmail/v1/users/me/messages?q=is%3Aunread")
     );
 
-    std::fs::remove_file(cli.cwd().join("connections.json")).unwrap();
+    std::fs::remove_file(cli.config_dir().join("connections.json")).unwrap();
     let run = cli.run_program("sh", &[script]);
     assert_eq!(run.code, 4, "{run:?}");
     assert!(
@@ -432,7 +432,7 @@ fn the_shell_example_handles_each_exit_code() {
 #[test]
 fn concurrent_config_adds_from_many_processes_all_land() {
     let cli = Cli::new();
-    let path = cli.write(
+    let path = cli.write_config(
         "connections.json",
         "{\"keep\": {\"connection_name\": \"keep_1\"}}\n",
     );
@@ -458,7 +458,7 @@ fn concurrent_config_adds_from_many_processes_all_land() {
 #[test]
 fn a_config_add_killed_at_any_moment_leaves_a_valid_file() {
     let cli = Cli::new();
-    let path = cli.write(
+    let path = cli.write_config(
         "connections.json",
         "{\"keep\": {\"connection_name\": \"keep_1\"}}\n",
     );

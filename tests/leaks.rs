@@ -48,7 +48,7 @@ impl Checked {
             .var("SCALEKIT_CLIENT_ID", &emu.client_id())
             .var("SCALEKIT_CLIENT_SECRET", SECRET)
             .var("TMPDIR", &tmp.path().display().to_string());
-        cli.write("connections.json", common::CONNECTIONS_JSON);
+        cli.write_config("connections.json", common::CONNECTIONS_JSON);
         Self { cli, tmp, runs: 0 }
     }
 

@@ -13,6 +13,9 @@ use crate::error::ConfigError;
 
 /// Files larger than this are refused rather than read: a real one is a few hundred bytes.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// More services than this are refused: every command that looks at all of them (`status`, `doctor`) makes
+/// a request for each, and a file should not be able to make one command send thousands.
+pub(crate) const MAX_SERVICES: usize = 100;
 
 /// One service's entry in `connections.json`.
 ///
@@ -105,27 +108,14 @@ impl Connections {
             path: path.to_owned(),
             source: Arc::new(source),
         };
-        let meta = std::fs::metadata(path).map_err(unreadable)?;
-        if meta.is_dir() {
-            return Err(invalid(
-                Some(path),
-                None,
-                None,
-                "this is a directory, not a file".into(),
-            ));
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(invalid(
-                Some(path),
-                None,
-                None,
-                format!(
-                    "the file is {} bytes; more than {MAX_FILE_BYTES} is refused",
-                    meta.len()
-                ),
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(unreadable)?;
+        let bytes = super::read::read_guarded(path, MAX_FILE_BYTES).map_err(|r| {
+            if r.missing {
+                unreadable(std::io::Error::from(std::io::ErrorKind::NotFound))
+            } else {
+                invalid(Some(path), None, None, r.sentence())
+            }
+        })?;
+        let bytes = bytes.to_vec();
         let text = String::from_utf8(bytes).map_err(|e| {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
@@ -184,6 +174,14 @@ fn check_entry(service: &str, c: &Connection) -> Result<(), ConfigError> {
     if let Some(id) = &c.identifier {
         check_identifier(id, Some(service))?;
     }
+    for host in &c.hosts {
+        super::hosts::host_entry(host).map_err(|reason| ConfigError::InvalidName {
+            what: "host",
+            value: crate::text::one_line(host).chars().take(80).collect(),
+            service: Some(service.to_owned()),
+            reason,
+        })?;
+    }
     Ok(())
 }
 
@@ -226,7 +224,7 @@ fn parse(text: &str, path: Option<&Path>) -> Result<Connections, ConfigError> {
         }),
         Err(e) => {
             let service = current.into_inner();
-            let full = e.to_string();
+            let full = without_values(&e.to_string());
             let suffix = format!(" at line {} column {}", e.line(), e.column());
             let bare = full.strip_suffix(&suffix).unwrap_or(&full);
             let message = match &service {
@@ -237,6 +235,23 @@ fn parse(text: &str, path: Option<&Path>) -> Result<Connections, ConfigError> {
             Err(invalid(path, service, pos, message))
         }
     }
+}
+
+/// serde's message without the values it quotes (`invalid type: string "...", expected ...`): the file may
+/// not be a connections.json at all but some other JSON file, with secrets in it.
+fn without_values(message: &str) -> String {
+    for kind in ["invalid type: string ", "invalid value: string "] {
+        if let Some(end) = message
+            .strip_prefix(kind)
+            .and_then(|rest| rest.rfind("\", expected"))
+        {
+            return format!(
+                "{kind}(a value not shown){}",
+                &message[kind.len() + end + 1..]
+            );
+        }
+    }
+    message.to_owned()
 }
 
 struct EntriesVisitor<'a> {
@@ -261,6 +276,11 @@ impl<'de> Visitor<'de> for EntriesVisitor<'_> {
                 ));
             }
             check_entry(&service, &connection).map_err(de::Error::custom)?;
+            if entries.len() == MAX_SERVICES {
+                return Err(de::Error::custom(format!(
+                    "more than {MAX_SERVICES} services; split them into several files and pass --connections"
+                )));
+            }
             entries.push((service, connection));
         }
         *self.current.borrow_mut() = None;
@@ -344,6 +364,17 @@ mod tests {
                 .to_string()
                 .contains("missing field `connection_name`")
         );
+    }
+
+    #[test]
+    fn values_are_never_quoted_and_size_is_bounded() {
+        let e = err(r#"{"api_key": "sk-live-VERY-SECRET"}"#).to_string();
+        assert!(!e.contains("VERY-SECRET") && e.contains("expected"), "{e}");
+        let many: Vec<String> = (0..=MAX_SERVICES)
+            .map(|i| format!("\"s{i}\": {{\"connection_name\": \"c\"}}"))
+            .collect();
+        let e = err(&format!("{{{}}}", many.join(","))).to_string();
+        assert!(e.contains("more than 100 services"), "{e}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use url::{Host, Url};
 
-use super::sources::Sources;
+use super::sources::{Place, Sources};
 use crate::error::CredentialsError;
 
 /// The credentials of a Scalekit environment's API client.
@@ -77,34 +77,79 @@ impl Credentials {
     }
 
     /// Reads `SCALEKIT_ENV_URL` (or `SCALEKIT_ENVIRONMENT_URL`), `SCALEKIT_CLIENT_ID` and
-    /// `SCALEKIT_CLIENT_SECRET`, each from the first place that has it.
+    /// `SCALEKIT_CLIENT_SECRET` as one set from one place: the process environment or the `.env` file. A
+    /// place that holds part of the set, or two places that hold different sets, is an error: a URL from one
+    /// place and the secret from another would let whoever wrote the first place receive the secret.
     pub(crate) fn from_sources(sources: &Sources) -> Result<Self, CredentialsError> {
-        let url = sources
-            .var("SCALEKIT_ENV_URL")
-            .or_else(|| sources.var("SCALEKIT_ENVIRONMENT_URL"));
-        let id = sources.var("SCALEKIT_CLIENT_ID");
-        let secret = sources.var("SCALEKIT_CLIENT_SECRET");
-        let mut missing = Vec::new();
-        if url.is_none() {
-            missing.push("SCALEKIT_ENV_URL");
+        let mut sets = Vec::new();
+        for place in sources.credential_places() {
+            let (url_name, url) = url_in(&place)?;
+            let values = [
+                (url_name, url),
+                ("SCALEKIT_CLIENT_ID", place.get("SCALEKIT_CLIENT_ID")),
+                (
+                    "SCALEKIT_CLIENT_SECRET",
+                    place.get("SCALEKIT_CLIENT_SECRET"),
+                ),
+            ];
+            let (present, missing): (Vec<_>, Vec<_>) =
+                values.iter().partition(|(_, v)| v.is_some());
+            if present.is_empty() {
+                continue;
+            }
+            if !missing.is_empty() {
+                return Err(CredentialsError::Incomplete {
+                    place: place.name.clone(),
+                    present: present.iter().map(|(n, _)| *n).collect(),
+                    missing: missing.iter().map(|(n, _)| *n).collect(),
+                });
+            }
+            let [(_, Some(url)), (_, Some(id)), (_, Some(secret))] = values else {
+                unreachable!("all three are present")
+            };
+            let sources = [
+                place.describe(url_name),
+                place.describe("SCALEKIT_CLIENT_ID"),
+                place.describe("SCALEKIT_CLIENT_SECRET"),
+            ];
+            sets.push((place.name.clone(), [url, id, secret], sources));
         }
-        if id.is_none() {
-            missing.push("SCALEKIT_CLIENT_ID");
-        }
-        if secret.is_none() {
-            missing.push("SCALEKIT_CLIENT_SECRET");
-        }
-        let (Some(url), Some(id), Some(secret)) = (url, id, secret) else {
+        let mut sets = sets.into_iter();
+        let Some((first_place, [url, id, secret], first_sources)) = sets.next() else {
             return Err(CredentialsError::Missing {
-                missing,
+                missing: vec![
+                    "SCALEKIT_ENV_URL",
+                    "SCALEKIT_CLIENT_ID",
+                    "SCALEKIT_CLIENT_SECRET",
+                ],
                 looked: sources.places(),
             });
         };
+        if let Some((second_place, [url2, id2, secret2], _)) = sets.next() {
+            let same = |a: &SecretString, b: &SecretString| {
+                a.expose_secret().trim() == b.expose_secret().trim()
+            };
+            let differing: Vec<&'static str> = [
+                ("SCALEKIT_ENV_URL", same(&url, &url2)),
+                ("SCALEKIT_CLIENT_ID", same(&id, &id2)),
+                ("SCALEKIT_CLIENT_SECRET", same(&secret, &secret2)),
+            ]
+            .into_iter()
+            .filter_map(|(name, same)| (!same).then_some(name))
+            .collect();
+            if !differing.is_empty() {
+                return Err(CredentialsError::Conflict {
+                    first: first_place,
+                    second: second_place,
+                    differing,
+                });
+            }
+        }
         Self::checked(
-            url.value.expose_secret(),
-            id.value.expose_secret(),
-            secret.value,
-            [url.source, id.source, secret.source],
+            url.expose_secret(),
+            id.expose_secret(),
+            secret,
+            first_sources,
         )
     }
 
@@ -138,7 +183,25 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// The environment's base URL: https (or http on loopback), no credentials, path, query or fragment.
+/// The environment URL in one place, under either name; both names with different values is an error.
+fn url_in(place: &Place<'_>) -> Result<(&'static str, Option<SecretString>), CredentialsError> {
+    match (
+        place.get("SCALEKIT_ENV_URL"),
+        place.get("SCALEKIT_ENVIRONMENT_URL"),
+    ) {
+        (Some(a), Some(b)) if a.expose_secret().trim() != b.expose_secret().trim() => {
+            Err(CredentialsError::Conflict {
+                first: format!("SCALEKIT_ENV_URL in {}", place.name),
+                second: format!("SCALEKIT_ENVIRONMENT_URL in {}", place.name),
+                differing: vec!["SCALEKIT_ENV_URL"],
+            })
+        }
+        (Some(a), _) => Ok(("SCALEKIT_ENV_URL", Some(a))),
+        (None, Some(b)) => Ok(("SCALEKIT_ENVIRONMENT_URL", Some(b))),
+        (None, None) => Ok(("SCALEKIT_ENV_URL", None)),
+    }
+}
+
 /// The URL as given, but with any password in it masked: error messages get printed and logged.
 fn without_password(value: &str) -> String {
     match Url::parse(value.trim()) {
@@ -150,6 +213,7 @@ fn without_password(value: &str) -> String {
     }
 }
 
+/// The environment's base URL: https (or http on loopback), no credentials, path, query or fragment.
 pub(crate) fn parse_env_url(value: &str, source: &str) -> Result<Url, CredentialsError> {
     let fail = |reason: String| CredentialsError::InvalidUrl {
         value: without_password(value),
@@ -242,15 +306,33 @@ mod tests {
     }
 
     #[test]
-    fn each_missing_variable_is_named_with_places() {
+    fn part_of_a_set_is_an_error_not_a_merge() {
         let s = Sources::empty().with_process_env(&[("SCALEKIT_CLIENT_ID", "id")]);
         let e = Credentials::from_sources(&s).unwrap_err().to_string();
         assert!(
             e.contains("SCALEKIT_ENV_URL, SCALEKIT_CLIENT_SECRET"),
             "{e}"
         );
-        assert!(!e.contains("SCALEKIT_CLIENT_ID,"), "{e}");
         assert!(e.contains("process environment"), "{e}");
+        let e = Credentials::from_sources(&Sources::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing Scalekit credentials"), "{e}");
+    }
+
+    #[test]
+    fn the_two_url_names_must_agree() {
+        let s = Sources::empty().with_process_env(&[
+            ("SCALEKIT_ENV_URL", "https://evil.test"),
+            ("SCALEKIT_ENVIRONMENT_URL", "https://x.io/"),
+            ("SCALEKIT_CLIENT_ID", "id"),
+            ("SCALEKIT_CLIENT_SECRET", "sec"),
+        ]);
+        let e = Credentials::from_sources(&s).unwrap_err().to_string();
+        assert!(
+            e.contains("SCALEKIT_ENVIRONMENT_URL") && e.contains("disagree"),
+            "{e}"
+        );
     }
 
     #[test]

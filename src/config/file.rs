@@ -85,20 +85,29 @@ impl ConnectionsFile {
         &self,
         change: impl FnOnce(&mut Connections) -> Result<Option<T>, ConfigError>,
     ) -> Result<Option<T>, ConfigError> {
-        let dir = match self.path.parent() {
+        // A connections.json that is a symlink (into a dotfiles repository, say) is resolved once, here, and
+        // the file it points at is replaced; nothing later follows a link.
+        let real = match fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&self.path)
+                .map_err(|e| self.unwritable(format!("cannot resolve the symlink: {e}")))?,
+            _ => self.path.clone(),
+        };
+        let target = Self::new(real);
+        let dir = match target.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&dir)
             .map_err(|e| self.unwritable(format!("cannot create {}: {e}", dir.display())))?;
-        let lock = self.lock(&dir)?;
-        self.remove_stale_temps(&dir);
+        shared_directory(&dir).map_err(|detail| self.unwritable(detail))?;
+        let lock = target.lock(&dir)?;
+        target.remove_stale_temps(&dir);
         // Read under the lock: another process may have changed the file since the caller looked.
-        let mut connections = self.load()?;
+        let mut connections = target.load()?;
         let before = connections.entries.clone();
         let result = change(&mut connections)?;
         if connections.entries != before {
-            self.replace(&dir, &connections)?;
+            target.replace(&dir, &connections)?;
         }
         drop(lock);
         Ok(result)
@@ -107,17 +116,15 @@ impl ConnectionsFile {
     fn lock(&self, dir: &Path) -> Result<File, ConfigError> {
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
         let lock_path = dir.join(format!("{name}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| {
-                self.unwritable(format!(
-                    "cannot open the lock file {}: {e}",
-                    lock_path.display()
-                ))
-            })?;
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        no_follow(&mut options);
+        let file = options.open(&lock_path).map_err(|e| {
+            self.unwritable(format!(
+                "cannot open the lock file {} (a symlink there is refused): {e}",
+                lock_path.display()
+            ))
+        })?;
         file.lock()
             .map_err(|e| self.unwritable(format!("cannot lock {}: {e}", lock_path.display())))?;
         Ok(file)
@@ -127,10 +134,8 @@ impl ConnectionsFile {
         let mut text = serde_json::to_string_pretty(&Entries(connections))
             .map_err(|e| self.unwritable(e.to_string()))?;
         text.push('\n');
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let (temp, mut file) = self.new_temp(dir)?;
         let written = (|| {
-            let mut file = new_private_file(&temp)?;
             if let Ok(meta) = fs::metadata(&self.path) {
                 file.set_permissions(meta.permissions())?;
             }
@@ -148,8 +153,37 @@ impl ConnectionsFile {
         })
     }
 
+    /// A new temporary file beside the target, created exclusively under a name nobody can guess: a file or
+    /// symlink planted at that name makes the open fail instead of being written through.
+    fn new_temp(&self, dir: &Path) -> Result<(PathBuf, File), ConfigError> {
+        use std::hash::BuildHasher;
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let mut last = None;
+        for _ in 0..8 {
+            let nonce = std::hash::RandomState::new().hash_one(std::process::id());
+            let temp = dir.join(format!(".{name}.{}.{nonce:016x}.tmp", std::process::id()));
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            no_follow(&mut options);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&temp) {
+                Ok(file) => return Ok((temp, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(self.unwritable(format!("cannot create {}: {e}", temp.display())));
+                }
+            }
+        }
+        Err(self.unwritable(format!(
+            "cannot create a temporary file in {}: {}",
+            dir.display(),
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
     /// Temporary files of writers that died before their rename. Under the lock no writer is mid-write, so
-    /// any that exist are stale.
+    /// any that exist are stale. Removing a name never follows a link.
     fn remove_stale_temps(&self, dir: &Path) {
         let prefix = format!(
             ".{}.",
@@ -172,12 +206,37 @@ impl ConnectionsFile {
     }
 }
 
-fn new_private_file(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+/// A directory that other users can write to, without the sticky bit that stops them renaming or deleting
+/// other people's files, is refused: they could swap the file or its temporary under the writer.
+fn shared_directory(dir: &Path) -> Result<(), String> {
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir)
+            .map_err(|e| format!("cannot examine {}: {e}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(format!(
+                "other users can write to the directory {} (mode {:o}), so they could swap the file while it \
+                 is written; keep connections.json in a private directory, or run: chmod go-w {}",
+                dir.display(),
+                mode & 0o7777,
+                super::read::shell_word(dir)
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Opening never follows a symlink at the last component (`O_NOFOLLOW`).
+fn no_follow(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    #[cfg(not(unix))]
+    let _ = options;
 }
 
 /// The entries as a JSON object in their order (serde_json's map would sort them).
@@ -235,6 +294,50 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_resolved_once_and_never_written_through() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let dotfiles = dir.path().join("dotfiles");
+        fs::create_dir(&dotfiles).unwrap();
+        let real = dotfiles.join("connections.json");
+        fs::write(&real, r#"{"a": {"connection_name": "a_1"}}"#).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("connections.json");
+        symlink(&real, &link).unwrap();
+        ConnectionsFile::new(&link)
+            .set("b", Connection::new("b_1"))
+            .unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::read_to_string(&real).unwrap().contains("b_1"));
+
+        // A symlink planted at the lock's name is refused, and its target is not created.
+        let victim = dir.path().join("victim");
+        let other = dir.path().join("other");
+        fs::create_dir(&other).unwrap();
+        symlink(&victim, other.join("connections.json.lock")).unwrap();
+        let e = ConnectionsFile::new(other.join("connections.json"))
+            .set("c", Connection::new("c_1"))
+            .unwrap_err();
+        assert!(e.to_string().contains("symlink there is refused"), "{e}");
+        assert!(!victim.exists());
+
+        // A directory others can write to is refused outright.
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ConnectionsFile::new(shared.join("connections.json"))
+            .set("c", Connection::new("c_1"))
+            .unwrap_err();
+        assert!(e.to_string().contains("chmod go-w"), "{e}");
     }
 
     #[test]

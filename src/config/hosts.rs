@@ -1,6 +1,6 @@
 //! Which service an API URL belongs to: a built-in table of well-known API hosts, plus each entry's `hosts`.
 
-use url::Url;
+use url::{Host, Url};
 
 use super::Connections;
 use crate::error::ConfigError;
@@ -112,9 +112,12 @@ const APIS: &[Api] = &[
 impl Connections {
     /// The configured service whose API `url` belongs to.
     ///
-    /// An entry's own `hosts` list wins; otherwise a built-in table of well-known API hosts (Gmail, Google
-    /// Calendar and Drive, Slack, GitHub, Notion, Linear, ...) names the API, and the entry whose service name
-    /// (or connection name prefix) is that API's is picked. No match, or more than one, is an error.
+    /// The URL must be `https` (`http` only for a loopback host), with no user name, no backslash and no
+    /// spaces: the rules that keep this parser and the program that sends the request from disagreeing on the
+    /// host. An entry's own `hosts` list wins (host and port compared exactly, names in punycode); otherwise a
+    /// built-in table of well-known API hosts on port 443 (Gmail, Google Calendar and Drive, Slack, GitHub,
+    /// Notion, Linear, ...) names the API, and the entry whose service name (or connection name prefix) is
+    /// that API's is picked. No match, or more than one, is an error.
     ///
     /// ```
     /// let c = tokenbroker::Connections::from_json_str(
@@ -123,6 +126,8 @@ impl Connections {
     /// assert_eq!(c.service_for_url("https://gmail.googleapis.com/gmail/v1/users/me/messages").unwrap(), "mail");
     /// assert_eq!(c.service_for_url("https://slack.com/api/chat.postMessage").unwrap(), "chat");
     /// assert!(c.service_for_url("https://example.com/").is_err());
+    /// assert!(c.service_for_url("http://gmail.googleapis.com/").is_err());
+    /// assert!(c.service_for_url("https://gmail.googleapis.com\\@evil.test/").is_err());
     /// ```
     pub fn service_for_url(&self, url: &str) -> Result<&str, ConfigError> {
         let no_match = |reason: String| ConfigError::NoServiceForUrl {
@@ -130,27 +135,30 @@ impl Connections {
             file: self.source().map(ToOwned::to_owned),
             reason,
         };
-        let parsed = Url::parse(url)
-            .map_err(|e| no_match(format!("it is not a valid absolute URL ({e})")))?;
-        let host = match parsed.host_str() {
-            Some(h) => h.trim_end_matches('.').to_ascii_lowercase(),
-            None => return Err(no_match("it has no host".into())),
-        };
+        let parsed = api_url(url).map_err(no_match)?;
+        let host = parsed.host_str().unwrap_or_default().trim_end_matches('.');
+        let port = parsed.port_or_known_default();
         let by_entry = self
             .iter()
-            .filter(|(_, c)| c.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)))
+            .filter(|(_, c)| {
+                c.hosts
+                    .iter()
+                    .any(|h| host_entry(h).is_ok_and(|(h, p)| h == host && p.or(Some(443)) == port))
+            })
             .map(|(s, _)| s)
             .collect();
         if let Some(service) = self.only(url, by_entry)? {
             return Ok(service);
         }
         let Some(api) = APIS.iter().find(|api| {
-            api.routes
-                .iter()
-                .any(|(h, prefix)| host_matches(h, &host) && parsed.path().starts_with(prefix))
+            api.routes.iter().any(|(h, prefix)| {
+                port == Some(443) && host_matches(h, host) && parsed.path().starts_with(prefix)
+            })
         }) else {
             return Err(no_match(format!(
-                "{host} is not a known API host; add it to the entry's \"hosts\" list in connections.json"
+                "{host} (port {}) is not a known API host; add it to the entry's \"hosts\" list in \
+                 connections.json",
+                port.unwrap_or_default()
             )));
         };
         let by_name = self
@@ -185,6 +193,60 @@ impl Connections {
     }
 }
 
+/// A URL a token may be sent to: `https` (`http` only for a loopback host), with a host and no user name,
+/// and written so that every URL parser reads the same host (no backslash, space or control character).
+pub(crate) fn api_url(raw: &str) -> Result<Url, String> {
+    if raw.contains(|c: char| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Err(
+            "it contains a backslash, a space or a control character, which parsers read differently".into(),
+        );
+    }
+    let url = Url::parse(raw).map_err(|e| format!("it is not a valid absolute URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "it carries a user name or password (user@host), a trick that hides the real host"
+                .into(),
+        );
+    }
+    let loopback = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err("it has no host".into()),
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => {
+            Err("a token is only sent over https (plain http only to a loopback host)".into())
+        }
+        other => Err(format!(
+            "its scheme is {other:?}; a token is only sent over https"
+        )),
+    }
+}
+
+/// A `hosts` entry, `host` or `host:port`, as (lower-case punycode host without a trailing dot, port). The
+/// same rules apply when the entry is written (`config add --host`) and when it is read.
+pub(crate) fn host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
+    if entry.is_empty()
+        || entry.contains(|c: char| {
+            c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\' | '@' | '?' | '#' | '*')
+        })
+    {
+        return Err(format!(
+            "{entry:?} is not a host name; give just the host (and optionally :port), such as api.example.com"
+        ));
+    }
+    let url = Url::parse(&format!("https://{entry}/"))
+        .map_err(|e| format!("{entry:?} is not a host name ({e})"))?;
+    let host = url.host_str().unwrap_or_default().trim_end_matches('.');
+    if host.is_empty() {
+        return Err(format!("{entry:?} has no host name"));
+    }
+    Ok((host.to_owned(), url.port()))
+}
+
 fn host_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix('.') {
         Some(suffix) => host.ends_with(pattern) && host.len() > suffix.len() + 1,
@@ -202,11 +264,40 @@ fn squash(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::host_entry;
     use crate::{Connection, Connections};
+
+    #[test]
+    fn host_entries_are_hosts() {
+        assert_eq!(
+            host_entry("API.Example.com.").unwrap(),
+            ("api.example.com".into(), None)
+        );
+        assert_eq!(
+            host_entry("x.io:8443").unwrap(),
+            ("x.io".into(), Some(8443))
+        );
+        assert_eq!(
+            host_entry("bücher.example").unwrap().0,
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            "https://x.io",
+            "x.io/path",
+            "u@x.io",
+            "x .io",
+            "*.x.io",
+            "x.io:99999",
+            "a\u{1b}b",
+        ] {
+            assert!(host_entry(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn connections() -> Connections {
         let mut extra = Connection::new("internal_api");
-        extra.hosts = vec!["api.example.internal".into()];
+        extra.hosts = vec!["API.example.internal.".into(), "127.0.0.1:8443".into()];
         Connections::new()
             .with("gmail", Connection::new("gmail_u3134a"))
             .and_then(|c| c.with("Google-Calendar", Connection::new("cal_1")))
@@ -232,6 +323,9 @@ mod tests {
             ("https://slack.com/api/chat.postMessage", "work-slack"),
             ("https://acme.my.salesforce.com/services/data", "crm"),
             ("https://API.example.internal./v1", "internal"),
+            ("https://api.example.internal:443/v1", "internal"),
+            ("http://127.0.0.1:8443/v1", "internal"),
+            ("https://GMAIL.googleapis.com./x", "gmail"),
         ];
         for (url, service) in cases {
             assert_eq!(c.service_for_url(url).unwrap(), service, "{url}");
@@ -253,6 +347,24 @@ mod tests {
             ),
             ("https://my.salesforce.com/", "not a known API host"),
             ("gmail", "not a valid absolute URL"),
+            // The review's H1: curl sends these to evil.test, or in clear text.
+            (
+                "https://gmail.googleapis.com\\@evil.test/upload",
+                "backslash",
+            ),
+            ("https://gmail.googleapis.com@evil.test/", "user name"),
+            ("http://gmail.googleapis.com/x", "only sent over https"),
+            ("ftp://gmail.googleapis.com/x", "scheme"),
+            ("wss://gmail.googleapis.com/", "scheme"),
+            ("https://gmail.googleapis.com:4444/x", "port 4444"),
+            (
+                "https://gmail.googleapis.com.evil.test/",
+                "not a known API host",
+            ),
+            (
+                "https://xn--gmil-6na.googleapis.com/",
+                "not a known API host",
+            ),
         ] {
             let e = c.service_for_url(url).unwrap_err().to_string();
             assert!(e.contains(needle), "{url}: {e}");

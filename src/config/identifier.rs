@@ -56,9 +56,11 @@ pub(crate) fn fallback(sources: &Sources) -> (String, IdentifierSource) {
     (DEFAULT_IDENTIFIER.to_owned(), IdentifierSource::Default)
 }
 
+/// OpenClaw's file, read with the same guards as tokenbroker's own; one that fails them is passed over (it is
+/// only a fallback, and another tool's file).
 fn read_identity(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    agent_name(&text)
+    let bytes = super::read::read_guarded(path, 64 * 1024).ok()?;
+    agent_name(std::str::from_utf8(&bytes).ok()?)
 }
 
 /// The agent's name from an OpenClaw `IDENTITY.md`, lower-cased as the Python skill stored it.

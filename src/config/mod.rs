@@ -2,10 +2,12 @@
 
 mod connections;
 mod credentials;
+mod dotenv;
 mod file;
 mod hosts;
 mod identifier;
 pub(crate) mod names;
+pub(crate) mod read;
 pub(crate) mod sources;
 
 use std::path::{Path, PathBuf};
@@ -20,12 +22,13 @@ pub(crate) use sources::Sources;
 use crate::error::ConfigError;
 use secrecy::ExposeSecret;
 
-/// The file name looked for in the working directory and the user config directory.
+/// The file name looked for in the user config directory.
 pub const CONNECTIONS_FILE: &str = "connections.json";
 
-/// Finds `connections.json`: the explicit path, then `$TOKENBROKER_CONNECTIONS`, then `./connections.json`,
-/// then the user config directory. An explicit path or variable that names a missing file is an error; it
-/// is never skipped in favour of a later place.
+/// Finds `connections.json`: the explicit path, then `$TOKENBROKER_CONNECTIONS`, then the user config
+/// directory. Never the working directory: a file there was put there by whoever made the directory. An
+/// explicit path or variable that names a missing file is an error; it is never skipped in favour of a
+/// later place.
 pub(crate) fn locate_connections(
     explicit: Option<&Path>,
     sources: &Sources,
@@ -41,7 +44,7 @@ pub(crate) fn locate_connections(
         }
         None => looked.push("$TOKENBROKER_CONNECTIONS: not set".to_owned()),
     }
-    for dir in [sources.cwd(), sources.config_dir()].into_iter().flatten() {
+    if let Some(dir) = sources.config_dir() {
         let candidate = dir.join(CONNECTIONS_FILE);
         if candidate.exists() {
             return Ok(candidate);

@@ -59,7 +59,7 @@ pub(crate) fn check_connection_name(name: &str, service: Option<&str>) -> Result
     Ok(())
 }
 
-/// An identifier: 1 to 100 characters, no control characters, no spaces at either end.
+/// An identifier: 1 to 100 characters, no control or invisible characters, no spaces at either end.
 pub(crate) fn check_identifier(identifier: &str, service: Option<&str>) -> Result<(), ConfigError> {
     let fail = |reason: &str| invalid("identifier", identifier, service, reason);
     if identifier.is_empty() {
@@ -73,8 +73,10 @@ pub(crate) fn check_identifier(identifier: &str, service: Option<&str>) -> Resul
     if identifier.trim() != identifier {
         return Err(fail("it has spaces at the start or end"));
     }
-    if identifier.chars().any(char::is_control) {
-        return Err(fail("it contains a control character"));
+    if identifier.chars().any(crate::text::is_unsafe) {
+        return Err(fail(
+            "it contains a control character or an invisible one (such as a bidi control)",
+        ));
     }
     Ok(())
 }
@@ -139,6 +141,7 @@ mod tests {
         assert!(check_identifier(&"a".repeat(100), None).is_ok());
         assert!(check_identifier(&"a".repeat(101), None).is_err());
         assert!(check_identifier("a\u{7}b", None).is_err());
+        assert!(check_identifier("bob\u{202e}\u{2066}moc.evil@", None).is_err());
         assert!(check_identifier(" a", None).is_err());
         assert!(check_identifier("", None).is_err());
     }

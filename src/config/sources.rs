@@ -1,13 +1,18 @@
-//! Where settings come from: the process environment, then `.env` files, then the user config directory.
+//! Where settings come from: the process environment, and one `.env` file the user chose (the one named with
+//! `--env-file` / [`crate::Builder::env_file`], else the one in the user config directory). The working
+//! directory is never read: agents work inside cloned repositories, whose files nobody vouches for.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
-/// Variables tokenbroker reads from `.env` files; everything else in them is ignored and not kept.
-const KNOWN_VARS: &[&str] = &[
+use super::read::{read_guarded, readable_by_others};
+use crate::error::CredentialsError;
+
+/// Variables tokenbroker reads from a `.env` file; everything else in it is ignored and not kept.
+pub(crate) const KNOWN_VARS: &[&str] = &[
     "SCALEKIT_CLIENT_ID",
     "SCALEKIT_CLIENT_SECRET",
     "SCALEKIT_ENV_URL",
@@ -17,7 +22,11 @@ const KNOWN_VARS: &[&str] = &[
     "TOKENBROKER_TIMEOUT",
 ];
 
+/// A `.env` holds a few lines; anything larger is not one.
+const MAX_ENV_FILE_BYTES: u64 = 64 * 1024;
+
 type ProcessEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<SecretString> + 'a>;
 
 /// The places settings are read from, made once per broker.
 #[derive(Clone)]
@@ -25,17 +34,11 @@ pub(crate) struct Sources {
     /// Things worth telling the user that are not errors, such as a `.env` others can read.
     pub(crate) warnings: Vec<String>,
     process: ProcessEnv,
-    cwd: Option<PathBuf>,
     config_dir: Option<PathBuf>,
     home: Option<PathBuf>,
-    env_files: Vec<EnvFile>,
-}
-
-#[derive(Clone)]
-struct EnvFile {
-    path: PathBuf,
-    // Values are kept as secrets: a `.env` holds the client secret.
-    vars: HashMap<&'static str, Arc<SecretString>>,
+    /// The `.env` file looked at (read or not), and what it held.
+    env_file: Option<PathBuf>,
+    env_vars: Option<HashMap<&'static str, SecretString>>,
 }
 
 /// A value and a description of where it came from.
@@ -44,16 +47,28 @@ pub(crate) struct Found {
     pub(crate) source: String,
 }
 
+/// One place credentials can come from, with the values it holds.
+pub(crate) struct Place<'a> {
+    pub(crate) name: String,
+    get: Lookup<'a>,
+}
+
+impl Place<'_> {
+    pub(crate) fn get(&self, name: &str) -> Option<SecretString> {
+        (self.get)(name).filter(|v| !v.expose_secret().trim().is_empty())
+    }
+}
+
 impl Sources {
-    /// The real process environment, working directory and user directories.
+    /// The real process environment and user directories.
     pub(crate) fn system() -> Self {
         let dirs = directories::ProjectDirs::from("", "", "tokenbroker");
         Self {
             process: Arc::new(|name| std::env::var(name).ok()),
-            cwd: std::env::current_dir().ok(),
             config_dir: dirs.map(|d| d.config_dir().to_owned()),
             home: directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
-            env_files: Vec::new(),
+            env_file: None,
+            env_vars: None,
             warnings: Vec::new(),
         }
     }
@@ -63,10 +78,10 @@ impl Sources {
     pub(crate) fn empty() -> Self {
         Self {
             process: Arc::new(|_| None),
-            cwd: None,
             config_dir: None,
             home: None,
-            env_files: Vec::new(),
+            env_file: None,
+            env_vars: None,
             warnings: Vec::new(),
         }
     }
@@ -91,87 +106,77 @@ impl Sources {
         self
     }
 
-    /// Reads the `.env` files: `explicit` first (if given), then `./.env`, then the config dir's `.env`.
-    /// A missing file is skipped; an explicit one that is missing or malformed is an error.
-    pub(crate) fn load_env_files(mut self, explicit: Option<&Path>) -> Result<Self, crate::Error> {
-        let mut files = Vec::new();
-        if let Some(p) = explicit {
-            files.push((p.to_owned(), true));
-        }
-        if let Some(cwd) = &self.cwd {
-            files.push((cwd.join(".env"), false));
-        }
-        if let Some(dir) = &self.config_dir {
-            files.push((dir.join(".env"), false));
-        }
-        self.env_files.clear();
-        for (path, required) in files {
-            if !required && !path.is_file() {
-                continue;
+    /// Reads the one `.env` file: `explicit` if given (it must exist), else the config directory's, if any.
+    pub(crate) fn load_env_file(mut self, explicit: Option<&Path>) -> Result<Self, crate::Error> {
+        let path = match (explicit, &self.config_dir) {
+            (Some(p), _) => p.to_owned(),
+            (None, Some(dir)) => dir.join(".env"),
+            (None, None) => return Ok(self),
+        };
+        let fail = |detail: String| {
+            crate::Error::Credentials(CredentialsError::EnvFile {
+                path: path.clone(),
+                detail,
+            })
+        };
+        let bytes = match read_guarded(&path, MAX_ENV_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(r) if r.missing && explicit.is_none() => {
+                self.env_file = Some(path);
+                return Ok(self);
             }
-            let iter = dotenvy::from_path_iter(&path).map_err(|e| env_file_error(&path, &e))?;
-            let mut vars = HashMap::new();
-            for item in iter {
-                let (key, value) = item.map_err(|e| env_file_error(&path, &e))?;
-                if let Some(known) = KNOWN_VARS.iter().find(|k| **k == key) {
-                    vars.entry(*known)
-                        .or_insert_with(|| Arc::new(SecretString::from(value)));
-                }
-            }
-            if let Some(warning) = readable_by_others(&path, "holds the client secret") {
-                self.warnings.push(warning);
-            }
-            self.env_files.push(EnvFile { path, vars });
+            Err(r) => return Err(fail(r.sentence())),
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| fail("it is not UTF-8 text; save it as UTF-8".into()))?;
+        let vars = super::dotenv::parse(text, KNOWN_VARS).map_err(fail)?;
+        if let Some(warning) = readable_by_others(&path, "holds the client secret") {
+            self.warnings.push(warning);
         }
+        self.env_file = Some(path);
+        self.env_vars = Some(vars);
         Ok(self)
     }
 
-    /// The first non-empty value of `name`: process environment, then each `.env` file.
+    /// The first non-empty value of `name`: the process environment, then the `.env` file. For settings
+    /// other than the credentials, which come as one set ([`Sources::credential_places`]).
     pub(crate) fn var(&self, name: &str) -> Option<Found> {
-        use secrecy::ExposeSecret;
-        if let Some(v) = (self.process)(name).filter(|v| !v.trim().is_empty()) {
-            return Some(Found {
-                value: SecretString::from(v),
-                source: format!("${name}"),
-            });
-        }
-        self.env_files.iter().find_map(|f| {
-            let v = f.vars.get(name)?;
-            (!v.expose_secret().trim().is_empty()).then(|| Found {
-                value: (**v).clone(),
-                source: format!("{name} in {}", f.path.display()),
+        self.credential_places().into_iter().find_map(|place| {
+            place.get(name).map(|value| Found {
+                value,
+                source: place.describe(name),
             })
         })
     }
 
-    /// Every place [`Sources::var`] looks, for error messages.
-    pub(crate) fn places(&self) -> Vec<String> {
-        let mut places = vec!["the process environment".to_owned()];
-        let mut files: Vec<PathBuf> = self.env_files.iter().map(|f| f.path.clone()).collect();
-        for candidate in [
-            self.cwd.as_ref().map(|c| c.join(".env")),
-            self.config_dir.as_ref().map(|d| d.join(".env")),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !files.contains(&candidate) {
-                files.push(candidate);
-            }
-        }
-        for f in files {
-            let state = if self.env_files.iter().any(|e| e.path == f) {
-                "read"
-            } else {
-                "not found"
-            };
-            places.push(format!("{} ({state})", f.display()));
+    /// The places that can hold the credentials, in order: the process environment, then the `.env` file
+    /// if it was read.
+    pub(crate) fn credential_places(&self) -> Vec<Place<'_>> {
+        let mut places = vec![Place {
+            name: "the process environment".into(),
+            get: Box::new(|name| (self.process)(name).map(SecretString::from)),
+        }];
+        if let (Some(path), Some(vars)) = (&self.env_file, &self.env_vars) {
+            places.push(Place {
+                name: path.display().to_string(),
+                get: Box::new(move |name| vars.get(name).cloned()),
+            });
         }
         places
     }
 
-    pub(crate) fn cwd(&self) -> Option<&Path> {
-        self.cwd.as_deref()
+    /// Every place looked, for error messages.
+    pub(crate) fn places(&self) -> Vec<String> {
+        let mut places = vec!["the process environment".to_owned()];
+        if let Some(path) = &self.env_file {
+            let state = if self.env_vars.is_some() {
+                "read"
+            } else {
+                "not found"
+            };
+            places.push(format!("{} ({state})", path.display()));
+        }
+        places
     }
 
     pub(crate) fn config_dir(&self) -> Option<&Path> {
@@ -183,37 +188,13 @@ impl Sources {
     }
 }
 
-/// A warning if other users can read `path` (Unix permission bits; elsewhere there is nothing to check).
-pub(crate) fn readable_by_others(path: &Path, why: &str) -> Option<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).ok()?.permissions().mode();
-        (mode & 0o044 != 0).then(|| {
-            format!(
-                "{} {why} and other users can read it (mode {:o}); run: chmod 600 {}",
-                path.display(),
-                mode & 0o777,
-                path.display()
-            )
-        })
+impl Place<'_> {
+    /// `$NAME`, or `NAME in FILE`.
+    pub(crate) fn describe(&self, name: &str) -> String {
+        if self.name == "the process environment" {
+            format!("${name}")
+        } else {
+            format!("{name} in {}", self.name)
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, why);
-        None
-    }
-}
-
-fn env_file_error(path: &Path, e: &dotenvy::Error) -> crate::Error {
-    // dotenvy's messages can quote the offending line, which may hold the secret: say only where it is.
-    let detail = match e {
-        dotenvy::Error::LineParse(_, index) => format!("it cannot be parsed near byte {index}"),
-        dotenvy::Error::Io(io) => format!("it cannot be read: {io}"),
-        _ => "it cannot be parsed".into(),
-    };
-    crate::Error::Credentials(crate::error::CredentialsError::EnvFile {
-        path: path.to_owned(),
-        detail,
-    })
 }

@@ -10,6 +10,19 @@ fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Er
     Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
 }
 
+/// A string that will be shown to people, kept as one printable line (see [`crate::text`]).
+fn line<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|s| crate::text::one_line(&s).into_owned()))
+}
+
+fn lines<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.map(|v| {
+        v.iter()
+            .map(|s| crate::text::one_line(s).into_owned())
+            .collect()
+    }))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct ApiTokenBody {
@@ -27,11 +40,17 @@ pub(crate) struct AccountEnvelope {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct ConnectedAccount {
+    #[serde(deserialize_with = "line")]
     pub(crate) id: Option<String>,
+    #[serde(deserialize_with = "line")]
     pub(crate) identifier: Option<String>,
+    #[serde(deserialize_with = "line")]
     pub(crate) connector: Option<String>,
+    #[serde(deserialize_with = "line")]
     pub(crate) provider: Option<String>,
+    #[serde(deserialize_with = "line")]
     pub(crate) status: Option<String>,
+    #[serde(deserialize_with = "line")]
     pub(crate) authorization_type: Option<String>,
     pub(crate) authorization_details: Option<AuthorizationDetails>,
     pub(crate) token_expires_at: Option<String>,
@@ -66,6 +85,7 @@ impl AuthorizationDetails {
 pub(crate) struct OauthToken {
     #[serde(deserialize_with = "secret")]
     pub(crate) access_token: Option<SecretString>,
+    #[serde(deserialize_with = "lines")]
     pub(crate) scopes: Option<Vec<String>>,
 }
 

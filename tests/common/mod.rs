@@ -89,13 +89,13 @@ impl Cli {
         }
     }
 
-    /// A CLI whose environment points at `emulator`, with connections.json in the working directory.
+    /// A CLI whose environment points at `emulator`, with connections.json in the user config directory.
     pub fn on(emulator: &Emulator) -> Self {
         let cli = Self::new()
             .var("SCALEKIT_ENV_URL", &emulator.url())
             .var("SCALEKIT_CLIENT_ID", &emulator.client_id())
             .var("SCALEKIT_CLIENT_SECRET", &emulator.client_secret());
-        cli.write("connections.json", CONNECTIONS_JSON);
+        cli.write_config("connections.json", CONNECTIONS_JSON);
         cli
     }
 
@@ -104,17 +104,14 @@ impl Cli {
         self
     }
 
+    /// Writes a file in the working directory (which get-token never reads by itself).
     pub fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.cwd.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        // Private, as a user following the README would make it: others-readable files draw a warning.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        path
+        write_private(&self.cwd.path().join(relative), text)
+    }
+
+    /// Writes a file in the user config directory, where get-token looks for connections.json and .env.
+    pub fn write_config(&self, name: &str, text: &str) -> PathBuf {
+        write_private(&self.config_dir().join(name), text)
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -163,12 +160,12 @@ impl Cli {
         command
     }
 
-    /// The same working directory and HOME, without the Scalekit variables.
+    /// A fresh HOME with the same connections.json, without the Scalekit variables.
     pub fn clone_without_credentials(&self) -> Self {
         let cli = Self::new();
-        cli.write(
+        cli.write_config(
             "connections.json",
-            &std::fs::read_to_string(self.cwd().join("connections.json")).unwrap(),
+            &std::fs::read_to_string(self.config_dir().join("connections.json")).unwrap(),
         );
         cli
     }
@@ -176,6 +173,19 @@ impl Cli {
     pub fn cwd(&self) -> &Path {
         self.cwd.path()
     }
+}
+
+/// Writes `text` at `path`, private, as a user following the README would make it (others-readable files
+/// draw a warning, others-writable ones are refused).
+pub fn write_private(path: &Path, text: &str) -> PathBuf {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path.to_owned()
 }
 
 pub const CONNECTIONS_JSON: &str = r#"{

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde_json::json;
 
 use crate::args::{Global, Wait};
-use crate::{exit, fetch, output};
+use crate::{exit, fetch, output, report};
 
 pub(crate) async fn authorize(
     global: &Global,
@@ -15,19 +15,17 @@ pub(crate) async fn authorize(
 ) -> u8 {
     let broker = match crate::broker(global) {
         Ok(b) => b,
-        Err(e) => return output::fail(global, Some(service), &e),
+        Err(e) => return report::fail(global, Some(service), &e),
     };
     let auth = match broker.authorization_link(service, identifier).await {
         Ok(auth) => auth,
-        Err(e) => return output::fail(global, Some(service), &e),
+        Err(e) => return report::fail(global, Some(service), &e),
     };
     let Some(limit) = wait.limit() else {
         if global.json {
-            output::print(format!("{}\n", output::json_authorization(&auth)));
+            output::print_json(report::json_authorization(&auth));
         } else {
-            if !global.quiet {
-                eprintln!("{}", auth.message());
-            }
+            global.tell(&auth.message());
             output::print(format!("{}\n", auth.url));
         }
         return exit::OK;
@@ -36,25 +34,22 @@ pub(crate) async fn authorize(
         // The link on stdout at once, so a script can hand it on while this process waits.
         output::print(format!("{}\n", auth.url));
     }
-    match fetch::wait_for(&broker, auth, limit, global.quiet).await {
+    match fetch::wait_for(&broker, auth, limit, global).await {
         Ok(token) => {
             if global.json {
-                output::print(format!(
-                    "{}\n",
-                    json!({
-                        "status": "ok",
-                        "service": service,
-                        "connection_name": token.connection_name(),
-                        "identifier": token.identifier(),
-                        "account_status": "ACTIVE",
-                    })
-                ));
-            } else if !global.quiet {
-                eprintln!("get-token: {service} is authorized.");
+                output::print_json(json!({
+                    "status": "ok",
+                    "service": service,
+                    "connection_name": token.connection_name(),
+                    "identifier": token.identifier(),
+                    "account_status": "ACTIVE",
+                }));
+            } else {
+                global.tell(&format!("get-token: {service} is authorized."));
             }
             exit::OK
         }
-        Err(e) => output::fail(global, Some(service), &e),
+        Err(e) => report::fail(global, Some(service), &e),
     }
 }
 
@@ -66,11 +61,11 @@ pub(crate) async fn disconnect(
 ) -> u8 {
     let broker = match crate::broker(global) {
         Ok(b) => b,
-        Err(e) => return output::fail(global, Some(service), &e),
+        Err(e) => return report::fail(global, Some(service), &e),
     };
     let target = match broker.resolve(service, identifier) {
         Ok(t) => t,
-        Err(e) => return output::fail(global, Some(service), &e),
+        Err(e) => return report::fail(global, Some(service), &e),
     };
     let what = format!(
         "the {} connected account (connection {}, identifier {})",
@@ -78,42 +73,46 @@ pub(crate) async fn disconnect(
     );
     if !yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "get-token: error: disconnect deletes {what} at Scalekit; not on a terminal, so pass --yes to confirm"
+            return report::usage(
+                global,
+                &format!(
+                    "disconnect deletes {what} at Scalekit; not on a terminal, so pass --yes to confirm"
+                ),
             );
-            return exit::USAGE;
         }
-        eprint!("Delete {what} at Scalekit? The user will have to authorize again. [y/N] ");
+        eprint!(
+            "{}",
+            tokenbroker::printable(&format!(
+                "Delete {what} at Scalekit? The user will have to authorize again. [y/N] "
+            ))
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-            eprintln!("get-token: nothing deleted.");
+            output::say("get-token: nothing deleted.");
             return exit::USAGE;
         }
     }
     match broker.disconnect(service, identifier).await {
         Ok(deleted) => {
             if global.json {
-                output::print(format!(
-                    "{}\n",
-                    json!({
-                        "status": "ok",
-                        "service": target.service,
-                        "connection_name": target.connection_name,
-                        "identifier": target.identifier,
-                        "deleted": deleted,
-                    })
+                output::print_json(json!({
+                    "status": "ok",
+                    "service": target.service,
+                    "connection_name": target.connection_name,
+                    "identifier": target.identifier,
+                    "deleted": deleted,
+                }));
+            } else if deleted {
+                global.tell(&format!("get-token: deleted {what}."));
+            } else {
+                global.tell(&format!(
+                    "get-token: there was no {what}; nothing to delete."
                 ));
-            } else if !global.quiet {
-                if deleted {
-                    eprintln!("get-token: deleted {what}.");
-                } else {
-                    eprintln!("get-token: there was no {what}; nothing to delete.");
-                }
             }
             exit::OK
         }
-        Err(e) => output::fail(global, Some(service), &e),
+        Err(e) => report::fail(global, Some(service), &e),
     }
 }

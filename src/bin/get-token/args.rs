@@ -3,13 +3,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Print fresh OAuth access tokens for connected accounts (Gmail, Slack, GitHub, ...) from Scalekit.
 ///
 /// stdout holds only the tokens (one per line, in argument order); everything else goes to stderr.
-/// Several services are fetched concurrently. A service named like a subcommand (status, config, ...) must
-/// be fetched as `get-token -- status`.
+/// Several services are fetched concurrently (at most 8 requests at a time). A service named like a
+/// subcommand (status, config, ...) must be fetched as `get-token -- status`.
 #[derive(Debug, Parser)]
 #[command(
     name = "get-token",
@@ -52,7 +52,8 @@ pub(crate) struct Fetch {
     #[arg(long, requires = "json")]
     pub(crate) show_token: bool,
 
-    /// Output format: plain tokens, `export NAME_TOKEN=...` lines for eval, or JSON (same as --json).
+    /// Output format: plain tokens, `export NAME_TOKEN=...` lines for eval, one `Authorization: Bearer ...`
+    /// header line for `curl -H @-`, or JSON (same as --json).
     #[arg(long, value_enum, default_value_t = Format::Plain)]
     pub(crate) format: Format,
 
@@ -65,7 +66,7 @@ pub(crate) struct Fetch {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct Global {
     /// Print exactly one JSON object on stdout for every outcome (tokens only with --show-token).
     #[arg(long, global = true)]
@@ -75,11 +76,12 @@ pub(crate) struct Global {
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) connections: Option<PathBuf>,
 
-    /// Read Scalekit credentials from this .env file too (after the environment).
+    /// Read the Scalekit credentials from this .env file instead of ~/.config/tokenbroker/.env.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) env_file: Option<PathBuf>,
 
-    /// Overall time limit of each request to Scalekit, in seconds [default: 30, or $TOKENBROKER_TIMEOUT].
+    /// Time limit of the whole command, waiting included, in seconds [default: none for the command; each
+    /// request to Scalekit gets 30 s, or $TOKENBROKER_TIMEOUT].
     #[arg(long, value_name = "SECONDS", global = true, value_parser = seconds)]
     pub(crate) timeout: Option<f64>,
 
@@ -91,9 +93,16 @@ pub(crate) struct Global {
 /// Waiting for the user to authorize.
 #[derive(Debug, Args)]
 pub(crate) struct Wait {
-    /// When authorization is needed, print the link on stderr and wait up to SECONDS (default 120) for the
-    /// user, printing a new link whenever one expires. Write it with `=`: --wait=60.
-    #[arg(long = "wait", value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "120")]
+    /// When authorization is needed, print the link on stderr and wait up to SECONDS (default 120, at most
+    /// 86400) for the user, printing a new link whenever one expires. Write it with `=`: --wait=60.
+    #[arg(
+        long = "wait",
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "120",
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
     pub(crate) seconds: Option<u64>,
 }
 
@@ -150,7 +159,8 @@ pub(crate) enum Command {
     /// Check every step of the set-up and say how to fix what is wrong. Exit non-zero if anything is.
     Doctor,
     /// Run a command with GMAIL_TOKEN (and so on) in its environment; the token is never printed. The
-    /// command's exit code is passed through (127: not found, 126: cannot run).
+    /// command gets no Scalekit credentials (SCALEKIT_* and TOKENBROKER_* are removed from its environment).
+    /// Its exit code is passed through (127: not found, 126: cannot run).
     Exec {
         /// The services whose tokens to pass.
         #[arg(value_name = "SERVICE", required = true)]
@@ -202,6 +212,9 @@ pub(crate) enum Format {
     Plain,
     /// `export GMAIL_TOKEN='...'` lines, for `eval "$(get-token --format env gmail slack)"`.
     Env,
+    /// One `Authorization: Bearer ...` line, for `get-token --format header gmail | curl -H @- URL` (the
+    /// token never appears in a command line, where other users could read it).
+    Header,
     /// One JSON object.
     Json,
 }
@@ -216,6 +229,47 @@ impl Cli {
     }
 }
 
+/// `get-token -q status` is `get-token status -q`: options given before a subcommand are moved after it, so
+/// that a subcommand is never taken for a service name (clap would, since services are positional).
+pub(crate) fn subcommand_first(mut args: Vec<OsString>) -> Vec<OsString> {
+    let cli = Cli::command();
+    let takes_value =
+        |arg: &clap::Arg| arg.get_action().takes_values() && !arg.is_require_equals_set();
+    let mut i = 1;
+    while let Some(word) = args.get(i).and_then(|a| a.to_str()) {
+        if word == "--" {
+            break;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let valued = !long.contains('=')
+                && cli
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some(long) && takes_value(a));
+            i += 1 + usize::from(valued);
+            continue;
+        }
+        if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // In a cluster such as -qu, a short option that takes a value takes the rest, or the next word.
+            let valued = shorts.char_indices().find(|(_, c)| {
+                cli.get_arguments()
+                    .any(|a| a.get_short() == Some(*c) && takes_value(a))
+            });
+            let next_is_value = valued.is_some_and(|(at, c)| at + c.len_utf8() == shorts.len());
+            i += 1 + usize::from(next_is_value);
+            continue;
+        }
+        let is_subcommand = cli
+            .get_subcommands()
+            .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word));
+        if is_subcommand && i > 1 {
+            let options: Vec<OsString> = args.drain(1..i).collect();
+            args.splice(2..2, options);
+        }
+        break;
+    }
+    args
+}
+
 fn seconds(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
@@ -223,5 +277,55 @@ fn seconds(value: &str) -> Result<f64, String> {
             "give a number of seconds, more than 0 and at most 86400 (for example 10 or 2.5)"
                 .into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand_first;
+    use std::ffi::OsString;
+
+    fn order(args: &[&str]) -> Vec<String> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        subcommand_first(args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn options_before_a_subcommand_move_after_it() {
+        for (given, expected) in [
+            (&["g", "-q", "status"][..], &["g", "status", "-q"][..]),
+            (
+                &["g", "--json", "status", "gmail"],
+                &["g", "status", "--json", "gmail"],
+            ),
+            (
+                &["g", "--timeout", "10", "doctor"],
+                &["g", "doctor", "--timeout", "10"],
+            ),
+            (
+                &["g", "--timeout=10", "doctor"],
+                &["g", "doctor", "--timeout=10"],
+            ),
+            (
+                &["g", "-u", "status", "gmail"],
+                &["g", "-u", "status", "gmail"],
+            ),
+            (
+                &["g", "-qu", "status", "gmail"],
+                &["g", "-qu", "status", "gmail"],
+            ),
+            (&["g", "--wait", "status"], &["g", "status", "--wait"]),
+            (
+                &["g", "-q", "gmail", "status"],
+                &["g", "-q", "gmail", "status"],
+            ),
+            (&["g", "-q", "--", "status"], &["g", "-q", "--", "status"]),
+            (&["g", "status", "-q"], &["g", "status", "-q"]),
+        ] {
+            assert_eq!(order(given), expected, "{given:?}");
+        }
     }
 }

@@ -1,15 +1,30 @@
 //! `get-token config`: show and edit connections.json.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokenbroker::{Connection, ConnectionsFile, Error};
 
 use crate::args::{ConfigAction, Global};
-use crate::{exit, output};
+use crate::{exit, output, report};
+
+/// What a config command shows: text for people, or the `--json` object.
+enum Shown {
+    Text(String),
+    Json(Value),
+}
+
+impl Shown {
+    fn print(self) -> bool {
+        match self {
+            Self::Text(text) => output::print(text),
+            Self::Json(value) => output::print_json(value),
+        }
+    }
+}
 
 pub(crate) fn run(global: &Global, action: &ConfigAction) -> u8 {
     let file = match crate::builder(global).connections_file() {
         Ok(f) => f,
-        Err(e) => return output::fail(global, None, &e),
+        Err(e) => return report::fail(global, None, &e),
     };
     let result = match action {
         ConfigAction::Path => Ok(path(global, &file)),
@@ -22,29 +37,28 @@ pub(crate) fn run(global: &Global, action: &ConfigAction) -> u8 {
         } => add(global, &file, service, connection_name, identifier, hosts),
         ConfigAction::Remove { service } => remove(global, &file, service),
     };
-    match result.map(output::print) {
+    match result.map(Shown::print) {
         Ok(true) => exit::OK,
         Ok(false) => exit::UNEXPECTED,
-        Err(e) => output::fail(global, None, &e),
+        Err(e) => report::fail(global, None, &e),
     }
 }
 
-fn path(global: &Global, file: &ConnectionsFile) -> String {
+fn path(global: &Global, file: &ConnectionsFile) -> Shown {
     let path = file.path().display();
     if global.json {
-        format!(
-            "{}\n",
-            json!({"path": path.to_string(), "exists": file.exists()})
-        )
+        Shown::Json(json!({"path": path.to_string(), "exists": file.exists()}))
     } else {
-        if !file.exists() && !global.quiet {
-            eprintln!("get-token: {path} does not exist yet; `get-token config add` creates it");
+        if !file.exists() {
+            global.tell(&format!(
+                "get-token: {path} does not exist yet; `get-token config add` creates it"
+            ));
         }
-        format!("{path}\n")
+        Shown::Text(format!("{path}\n"))
     }
 }
 
-fn list(global: &Global, file: &ConnectionsFile) -> Result<String, Error> {
+fn list(global: &Global, file: &ConnectionsFile) -> Result<Shown, Error> {
     let connections = file.load()?;
     if global.json {
         let services: Vec<_> = connections
@@ -59,11 +73,12 @@ fn list(global: &Global, file: &ConnectionsFile) -> Result<String, Error> {
             })
             .collect();
         let path = file.path().display().to_string();
-        return Ok(format!("{}\n", json!({"path": path, "services": services})));
+        return Ok(Shown::Json(json!({"path": path, "services": services})));
     }
-    if !global.quiet {
-        eprintln!("get-token: services in {}:", file.path().display());
-    }
+    global.tell(&format!(
+        "get-token: services in {}:",
+        file.path().display()
+    ));
     let rows: Vec<Vec<String>> = connections
         .iter()
         .map(|(service, c)| {
@@ -79,10 +94,10 @@ fn list(global: &Global, file: &ConnectionsFile) -> Result<String, Error> {
             ]
         })
         .collect();
-    Ok(output::table(
+    Ok(Shown::Text(output::table(
         &["SERVICE", "CONNECTION", "IDENTIFIER", "HOSTS"],
         &rows,
-    ))
+    )))
 }
 
 fn add(
@@ -92,7 +107,7 @@ fn add(
     connection_name: &str,
     identifier: &Option<String>,
     hosts: &[String],
-) -> Result<String, Error> {
+) -> Result<Shown, Error> {
     // A changed entry keeps the identifier and hosts it had unless new ones are given.
     let existing = file.load()?.get(service).ok().cloned();
     let mut entry = Connection::new(connection_name);
@@ -113,7 +128,7 @@ fn add(
     Ok(done(global, file, service, action))
 }
 
-fn remove(global: &Global, file: &ConnectionsFile, service: &str) -> Result<String, Error> {
+fn remove(global: &Global, file: &ConnectionsFile, service: &str) -> Result<Shown, Error> {
     match file.remove(service)? {
         Some(_) => Ok(done(global, file, service, "removed")),
         // Not there: say so the way get-token does, with the configured names and a did-you-mean.
@@ -124,16 +139,13 @@ fn remove(global: &Global, file: &ConnectionsFile, service: &str) -> Result<Stri
     }
 }
 
-fn done(global: &Global, file: &ConnectionsFile, service: &str, action: &str) -> String {
+fn done(global: &Global, file: &ConnectionsFile, service: &str, action: &str) -> Shown {
     let path = file.path().display().to_string();
     if global.json {
-        return format!(
-            "{}\n",
-            json!({"status": "ok", "action": action, "service": service, "path": path})
+        return Shown::Json(
+            json!({"status": "ok", "action": action, "service": service, "path": path}),
         );
     }
-    if !global.quiet {
-        eprintln!("get-token: {action} {service} in {path}");
-    }
-    String::new()
+    global.tell(&format!("get-token: {action} {service} in {path}"));
+    Shown::Text(String::new())
 }

@@ -68,7 +68,11 @@ pub(crate) async fn run(global: &Global) -> u8 {
             })
             .collect();
         let status = if code == exit::OK { "ok" } else { "problems" };
-        format!("{}\n", json!({"status": status, "checks": list}))
+        return if output::print_json(json!({"status": status, "checks": list})) {
+            code
+        } else {
+            exit::UNEXPECTED
+        };
     } else {
         let mut text = String::new();
         for c in &checks {

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::process::Command;
 
 use crate::args::{Global, Wait};
-use crate::{exit, fetch, output};
+use crate::{exit, fetch, harden, output, report};
 
 /// A shell's codes for a command that cannot be found or run.
 const NOT_FOUND: u8 = 127;
@@ -17,30 +17,38 @@ pub(crate) async fn run(
     wait: &Wait,
     command: &[OsString],
 ) -> u8 {
-    if let Err(message) = fetch::check_wait_syntax(services, wait) {
-        eprintln!("{message}");
-        return exit::USAGE;
+    if let Err(message) =
+        fetch::check_wait_syntax(services, wait).and_then(|()| output::distinct_env_names(services))
+    {
+        return report::usage(global, &message);
     }
     let broker = match crate::broker(global) {
         Ok(b) => b,
-        Err(e) => return output::fail(global, None, &e),
+        Err(e) => return report::fail(global, None, &e),
     };
-    let tokens = fetch::tokens(&broker, services, identifier, wait.limit(), global.quiet).await;
+    let tokens = fetch::tokens(&broker, services, identifier, wait.limit(), global).await;
     let code = crate::first_failure(&tokens);
     if code != exit::OK {
         for (service, outcome) in services.iter().zip(&tokens) {
             if let Err(e) = outcome {
-                output::report(global.quiet, service, e);
+                report::report(global, service, e);
             }
         }
         return code;
     }
     let Some((program, args)) = command.split_first() else {
-        eprintln!("get-token: error: exec needs a command after --");
-        return exit::USAGE;
+        return report::usage(global, "exec needs a command after --");
     };
     let mut child = Command::new(program);
     child.args(args);
+    // The command gets tokens, not the means to make more: no client secret, no way to reach Scalekit as
+    // this user, no tokenbroker settings.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("SCALEKIT_") || name.starts_with("TOKENBROKER_") {
+            child.env_remove(name.as_ref());
+        }
+    }
     for (service, token) in services
         .iter()
         .zip(&tokens)
@@ -50,10 +58,10 @@ pub(crate) async fn run(
     }
     let failed = |e: std::io::Error| {
         if !global.quiet {
-            eprintln!(
+            output::say(&format!(
                 "get-token: exec: cannot run {}: {e}",
                 program.to_string_lossy()
-            );
+            ));
         }
         if e.kind() == std::io::ErrorKind::NotFound {
             NOT_FOUND
@@ -65,6 +73,7 @@ pub(crate) async fn run(
     // copy of the tokens outlives the call in a waiting parent.
     #[cfg(unix)]
     {
+        harden::restore_for_exec();
         let e = std::os::unix::process::CommandExt::exec(&mut child);
         failed(e)
     }

@@ -1,24 +1,38 @@
 //! Getting tokens for several services at once, waiting for the user when asked to.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokenbroker::{AccessToken, AuthorizationRequired, Broker, Error, WaitOptions};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::args::Wait;
-use crate::output;
+use crate::args::{Global, Wait};
+use crate::{output, report};
 
-/// Runs `job` for every service concurrently; the results come back in argument order.
+/// At most this many services are worked on at once, whatever connections.json holds: a command must not
+/// turn a long file into a burst of requests.
+pub(crate) const MAX_CONCURRENT: usize = 8;
+
+/// Runs `job` for every service, at most [`MAX_CONCURRENT`] at a time; the results come back in argument
+/// order.
 pub(crate) async fn each<T, F, Fut>(services: &[String], job: F) -> Vec<Result<T, Error>>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<T, Error>> + Send + 'static,
     T: Send + 'static,
 {
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
     let tasks: Vec<_> = services
         .iter()
-        .map(|s| tokio::spawn(job(s.clone())))
+        .map(|s| {
+            let (permits, work) = (permits.clone(), job(s.clone()));
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                work.await
+            })
+        })
         .collect();
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -36,7 +50,7 @@ where
 pub(crate) fn check_wait_syntax(services: &[String], wait: &Wait) -> Result<(), String> {
     match services.iter().find(|s| s.parse::<u64>().is_ok()) {
         Some(n) if wait.seconds.is_some() => Err(format!(
-            "get-token: error: \"{n}\" is not a service; to wait {n} seconds write --wait={n}"
+            "\"{n}\" is not a service; to wait {n} seconds write --wait={n}"
         )),
         _ => Ok(()),
     }
@@ -48,10 +62,14 @@ pub(crate) async fn tokens(
     services: &[String],
     identifier: Option<&str>,
     wait: Option<Duration>,
-    quiet: bool,
+    global: &Global,
 ) -> Vec<Result<AccessToken, Error>> {
     each(services, |service| {
-        let (broker, identifier) = (broker.clone(), identifier.map(str::to_owned));
+        let (broker, identifier, global) = (
+            broker.clone(),
+            identifier.map(str::to_owned),
+            global.clone(),
+        );
         async move {
             let first = match &identifier {
                 Some(id) => broker.get_token_for(&service, id).await,
@@ -59,7 +77,7 @@ pub(crate) async fn tokens(
             };
             match (first, wait) {
                 (Err(Error::AuthorizationRequired(auth)), Some(limit)) => {
-                    wait_for(&broker, *auth, limit, quiet).await
+                    wait_for(&broker, *auth, limit, &global).await
                 }
                 (other, _) => other,
             }
@@ -70,43 +88,65 @@ pub(crate) async fn tokens(
 
 /// Less time than this left is not worth a new link: nobody opens and approves one that fast.
 const MIN_LINK_TIME: Duration = Duration::from_secs(2);
+/// Waits between asking for links that arrive already expired: the first, and the most.
+const STALE_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_STALE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Shows the link on stderr and waits up to `limit` for the user, with a new link whenever one expires.
 pub(crate) async fn wait_for(
     broker: &Broker,
     mut auth: AuthorizationRequired,
     limit: Duration,
-    quiet: bool,
+    global: &Global,
 ) -> Result<AccessToken, Error> {
     let deadline = Instant::now() + limit;
+    let mut backoff = STALE_BACKOFF;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if !quiet {
-            eprintln!("{}", output::waiting(&auth, left));
-        }
-        let outcome = broker
-            .wait_for_authorization(&auth, &WaitOptions::default().timeout(left))
-            .await;
-        match outcome {
-            // A new link only when there is time left to use it.
-            Err(Error::LinkExpired(_))
-                if deadline.saturating_duration_since(Instant::now()) > MIN_LINK_TIME =>
-            {
-                let source = auth.identifier_source.clone();
-                auth = broker
-                    .authorization_link(&auth.service, Some(&auth.identifier))
-                    .await?;
-                auth.identifier_source = source;
+        if auth.expires_in() == Some(Duration::ZERO) {
+            // Expired on arrival: this machine's clock is probably ahead of Scalekit's. Asking again at once
+            // would only fetch more dead links, as fast as the network allows.
+            let pause = backoff.min(left);
+            global.tell(&format!(
+                "get-token: the link for {} had already expired when it arrived (is this machine's clock \
+                 right?); asking for another in {} s.",
+                auth.service,
+                pause.as_secs()
+            ));
+            tokio::time::sleep(pause).await;
+            backoff = (backoff * 2).min(MAX_STALE_BACKOFF);
+        } else {
+            if global.json && !global.quiet {
+                output::say_json(report::json_authorization(&auth));
+            } else {
+                global.tell(&report::waiting(&auth, left));
             }
-            Err(Error::LinkExpired(_) | Error::WaitTimedOut { .. }) => {
-                return Err(Error::WaitTimedOut {
-                    service: auth.service,
-                    connection_name: auth.connection_name,
-                    identifier: auth.identifier,
-                    waited: limit,
-                });
+            let outcome = broker
+                .wait_for_authorization(&auth, &WaitOptions::default().timeout(left))
+                .await;
+            match outcome {
+                Err(Error::LinkExpired(_)) => {}
+                Err(Error::WaitTimedOut { .. }) => return Err(gave_up(auth, limit)),
+                other => return other,
             }
-            other => return other,
         }
+        // A new link only when there is time left to use it.
+        if deadline.saturating_duration_since(Instant::now()) <= MIN_LINK_TIME {
+            return Err(gave_up(auth, limit));
+        }
+        let source = auth.identifier_source.clone();
+        auth = broker
+            .authorization_link(&auth.service, Some(&auth.identifier))
+            .await?;
+        auth.identifier_source = source;
+    }
+}
+
+fn gave_up(auth: AuthorizationRequired, limit: Duration) -> Error {
+    Error::WaitTimedOut {
+        service: auth.service,
+        connection_name: auth.connection_name,
+        identifier: auth.identifier,
+        waited: limit,
     }
 }

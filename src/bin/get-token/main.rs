@@ -8,7 +8,9 @@ mod exec;
 mod exit;
 mod fetch;
 mod get;
+mod harden;
 mod output;
+mod report;
 mod status;
 
 use std::process::ExitCode;
@@ -20,14 +22,22 @@ use tokenbroker::{Broker, Builder, Error};
 use args::{Cli, Command, Global};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Before anything is read: this process's memory will hold the client secret and tokens.
+    harden::no_core_dumps();
+    let args = args::subcommand_first(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return exit::exit(if e.use_stderr() {
-                exit::USAGE
-            } else {
+            // clap quotes the arguments it complains about; they pass the same boundary as all output.
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                eprint!("{}", tokenbroker::printable(&text));
+                return exit::exit(exit::USAGE);
+            }
+            return exit::exit(if output::print(text) {
                 exit::OK
+            } else {
+                exit::UNEXPECTED
             });
         }
     };
@@ -37,11 +47,35 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("get-token: cannot start: {e}");
+            output::say(&format!("get-token: cannot start: {e}"));
             return exit::exit(exit::UNEXPECTED);
         }
     };
-    exit::exit(runtime.block_on(run(cli)))
+    exit::exit(runtime.block_on(within_timeout(cli)))
+}
+
+/// `--timeout` bounds the whole command, waiting and retries included.
+async fn within_timeout(cli: Cli) -> u8 {
+    let Some(secs) = cli.global.timeout else {
+        return run(cli).await;
+    };
+    let global = Global {
+        ..cli.global.clone()
+    };
+    match tokio::time::timeout(Duration::from_secs_f64(secs), run(cli)).await {
+        Ok(code) => code,
+        Err(_) => report::fail(
+            &global,
+            None,
+            &Error::Unavailable {
+                url: String::new(),
+                detail: format!(
+                    "timed out: the command did not finish within --timeout={secs} seconds"
+                ),
+                source: None,
+            },
+        ),
+    }
 }
 
 async fn run(cli: Cli) -> u8 {
@@ -73,7 +107,8 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "get-token", &mut out);
-            if output::print(String::from_utf8_lossy(&out).into_owned()) {
+            // A completion script is code, not text from outside: it is printed as generated.
+            if output::print_script(&out) {
                 exit::OK
             } else {
                 exit::UNEXPECTED
@@ -97,19 +132,13 @@ fn builder(global: &Global) -> Builder {
     builder
 }
 
-/// The broker, with its warnings (a `.env` others can read, ...) on stderr.
+/// The broker, with its warnings (a `.env` others can read, ...) said on stderr or kept for the JSON object.
 fn broker(global: &Global) -> Result<Broker, Error> {
     let broker = builder(global).build()?;
-    warn(global, &broker);
-    Ok(broker)
-}
-
-fn warn(global: &Global, broker: &Broker) {
-    if !global.quiet {
-        for w in broker.warnings() {
-            eprintln!("get-token: warning: {w}");
-        }
+    for w in broker.warnings() {
+        global.warn(w);
     }
+    Ok(broker)
 }
 
 /// The exit code for a set of outcomes: the first failure in argument order decides.

@@ -1,155 +1,93 @@
-//! What get-token prints: plain tokens, `export` lines, or one JSON object; and the stderr messages.
+//! The output boundary: every byte get-token writes passes through here. Text from outside (Scalekit's
+//! answers, files, arguments) is neutralised by [`tokenbroker::printable`] on the way out, JSON strings
+//! included, so no escape sequence or bidi control reaches a terminal or a program reading `--json`.
 
-use std::time::{Duration, SystemTime};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
-use serde_json::{Value, json};
-use tokenbroker::{AccessToken, AuthorizationRequired, Error, rfc3339};
+use serde_json::Value;
+use tokenbroker::{printable, rfc3339};
 
 use crate::args::Global;
 
-/// The JSON object for one service's outcome. The token is in it only when asked for.
-pub(crate) fn json_result(
-    service: &str,
-    outcome: &Result<AccessToken, Error>,
-    show_token: bool,
-) -> Value {
-    match outcome {
-        Ok(token) => {
-            let mut v = json!({
-                "status": "ok",
-                "service": service,
-                "connection_name": token.connection_name(),
-                "identifier": token.identifier(),
-                "expires_at": token.expires_at().map(rfc3339),
-                "scopes": token.scopes(),
-            });
-            if show_token {
-                v["token"] = Value::String(token.expose_secret().to_owned());
-            }
-            v
-        }
-        Err(e) => match e.authorization() {
-            Some(auth) => json_authorization(auth),
-            None => json_error(Some(service), e),
-        },
-    }
-}
-
-/// The `authorization_required` object: the link, its deadline, and a sentence for the user.
-pub(crate) fn json_authorization(auth: &AuthorizationRequired) -> Value {
-    json!({
-        "status": "authorization_required",
-        "service": auth.service,
-        "connection_name": auth.connection_name,
-        "identifier": auth.identifier,
-        "account_status": auth.status.as_str(),
-        "authorization_url": auth.url.as_str(),
-        "expires_at": auth.expires_at.map(rfc3339),
-        "expires_in_seconds": auth.expires_in().map(|d| d.as_secs()),
-        "message": auth.message(),
-    })
-}
-
-/// `GMAIL_TOKEN` for `gmail`: upper-cased, non-alphanumerics as `_`, plus `_TOKEN`.
-pub(crate) fn env_name(service: &str) -> String {
-    let mut name: String = service
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, '_');
-    }
-    name + "_TOKEN"
-}
-
-/// A value quoted for POSIX shells.
-pub(crate) fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
-}
-
-/// What happened and what to do, for people, on stderr.
-pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
-    match error.authorization() {
-        Some(auth) => format!("{}\nThen run the command again.", authorization(auth)),
-        None => {
-            let prefix = service.map(|s| format!("{s}: ")).unwrap_or_default();
-            format!("get-token: {prefix}error: {error}\nhint: {}", error.hint())
-        }
-    }
-}
-
-/// The link and what to do with it, while get-token waits for the user.
-pub(crate) fn waiting(auth: &AuthorizationRequired, left: Duration) -> String {
-    format!(
-        "{}\nWaiting up to {} s for the authorization (Ctrl-C to stop).",
-        authorization(auth),
-        left.as_secs_f64().round()
-    )
-}
-
-/// Prints `describe` on stderr unless quiet.
-pub(crate) fn report(quiet: bool, service: &str, error: &Error) {
-    if !quiet {
-        eprintln!("{}", describe(Some(service), error));
-    }
-}
-
-fn authorization(auth: &AuthorizationRequired) -> String {
-    let expiry = match (auth.expires_at, auth.expires_in()) {
-        (Some(at), Some(left)) => format!(
-            " (the link expires at {}, in {} s)",
-            rfc3339(at),
-            left.as_secs()
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "get-token: {} needs authorization (connection {}, identifier {} from {}, account status {}).\n\
-         Open this link to authorize{expiry}:\n  {}",
-        auth.service,
-        auth.connection_name,
-        auth.identifier,
-        auth.identifier_source,
-        auth.status,
-        auth.url
-    )
-}
+/// Warnings kept for the JSON object when `--json` is on (stderr then stays empty).
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Prints `text` on stdout, zeroing the buffer afterwards (it may hold tokens). `false` if stdout is gone.
 pub(crate) fn print(text: String) -> bool {
     use std::io::Write;
     let text = zeroize::Zeroizing::new(text);
+    let shown = printable(&text);
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(shown.as_bytes())
         .and_then(|()| out.flush())
         .is_ok()
 }
 
-/// An error as the `--json` error object.
-pub(crate) fn json_error(service: Option<&str>, e: &Error) -> Value {
-    json!({
-        "status": "error",
-        "service": service,
-        "code": e.kind().code(),
-        "message": e.to_string(),
-        "hint": e.hint(),
-    })
+/// Prints a script get-token generated itself (shell completions), byte for byte.
+pub(crate) fn print_script(bytes: &[u8]) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).is_ok()
 }
 
-/// A failure that ends the command: one JSON error object on stdout, or the message on stderr.
-pub(crate) fn fail(global: &Global, label: Option<&str>, e: &Error) -> u8 {
-    if global.json {
-        print(format!("{}\n", json_error(label, e)));
-    } else if !global.quiet {
-        eprintln!("{}", describe(label, e));
+/// Prints one JSON object and a newline: its strings neutralised, the warnings added.
+pub(crate) fn print_json(mut value: Value) -> bool {
+    neutralise(&mut value);
+    let warnings = std::mem::take(&mut *WARNINGS.lock().unwrap_or_else(|p| p.into_inner()));
+    if let (Value::Object(map), false) = (&mut value, warnings.is_empty()) {
+        map.insert(
+            "warnings".into(),
+            warnings.iter().map(|w| printable(w).into_owned()).collect(),
+        );
     }
-    crate::exit::code_for(e)
+    print(format!("{value}\n"))
+}
+
+/// One JSON object as one line on stderr: how `--wait --json` hands each new link to a program while stdout
+/// waits for the outcome.
+pub(crate) fn say_json(mut value: Value) {
+    neutralise(&mut value);
+    eprintln!("{value}");
+}
+
+fn neutralise(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = printable(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(neutralise),
+        Value::Object(map) => map.values_mut().for_each(neutralise),
+        _ => {}
+    }
+}
+
+/// One message for people on stderr, neutralised.
+pub(crate) fn say(text: &str) {
+    eprintln!("{}", printable(text));
+}
+
+impl Global {
+    /// A message for people on stderr, unless `--quiet`, or `--json` (the object on stdout says it all).
+    pub(crate) fn tell(&self, text: &str) {
+        if !self.quiet && !self.json {
+            say(text);
+        }
+    }
+
+    /// A warning: on stderr, or with `--json` in the object's `warnings`.
+    pub(crate) fn warn(&self, text: &str) {
+        if self.json {
+            WARNINGS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(text.to_owned());
+        } else {
+            self.tell(&format!("get-token: warning: {text}"));
+        }
+    }
 }
 
 /// A time for tables: RFC 3339, or `-`.
@@ -159,6 +97,16 @@ pub(crate) fn time_or_dash(t: Option<SystemTime>) -> String {
 
 /// Rows as a table with aligned columns (the last column is not padded).
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    // Cells are neutralised before they are measured, so an escape cannot skew the columns.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| printable(&c.replace('\n', " ")).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -183,6 +131,46 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `GMAIL_TOKEN` for `gmail`: upper-cased, non-alphanumerics as `_`, plus `_TOKEN`.
+pub(crate) fn env_name(service: &str) -> String {
+    let mut name: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name + "_TOKEN"
+}
+
+/// Two services whose variables would have the same name (`x.y` and `x-y` are both `X_Y_TOKEN`): the second
+/// would silently replace the first.
+pub(crate) fn distinct_env_names(services: &[String]) -> Result<(), String> {
+    for (i, a) in services.iter().enumerate() {
+        if let Some(b) = services[..i]
+            .iter()
+            .find(|b| env_name(b) == env_name(a) && *b != a)
+        {
+            return Err(format!(
+                "{b} and {a} would both be {}; rename one of them in connections.json",
+                env_name(a)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A value quoted for POSIX shells.
+pub(crate) fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +182,9 @@ mod tests {
         assert_eq!(env_name("x.y"), "X_Y_TOKEN");
         assert_eq!(env_name("9lives"), "_9LIVES_TOKEN");
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        let services = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(distinct_env_names(&services(&["gmail", "slack", "gmail"])).is_ok());
+        let e = distinct_env_names(&services(&["x.y", "x-y"])).unwrap_err();
+        assert!(e.contains("X_Y_TOKEN"), "{e}");
     }
 }

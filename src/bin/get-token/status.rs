@@ -4,14 +4,14 @@ use serde_json::{Value, json};
 use tokenbroker::{AccountInfo, Error, Target, rfc3339};
 
 use crate::args::Global;
-use crate::{exit, fetch, output};
+use crate::{exit, fetch, output, report};
 
 type Row = (Target, Option<AccountInfo>);
 
 pub(crate) async fn run(global: &Global, services: &[String], identifier: Option<&str>) -> u8 {
     let broker = match crate::broker(global) {
         Ok(b) => b,
-        Err(e) => return output::fail(global, None, &e),
+        Err(e) => return report::fail(global, None, &e),
     };
     let services: Vec<String> = if services.is_empty() {
         broker.connections().services().map(str::to_owned).collect()
@@ -35,7 +35,7 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
             .zip(&rows)
             .map(|(service, row)| match row {
                 Ok((target, info)) => json_row(target, info.as_ref()),
-                Err(e) => output::json_error(Some(service), e),
+                Err(e) => report::json_error(Some(service), e),
             })
             .collect();
         let status = match code {
@@ -43,16 +43,20 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
             exit::AUTHORIZATION_REQUIRED => "not_ready",
             _ => "error",
         };
-        format!("{}\n", json!({"status": status, "services": results}))
+        return if output::print_json(json!({"status": status, "services": results})) {
+            code
+        } else {
+            exit::UNEXPECTED
+        };
     } else {
         for (service, row) in services.iter().zip(&rows) {
             if let Err(e) = row {
-                output::report(global.quiet, service, e);
+                report::report(global, service, e);
             }
         }
-        if services.is_empty() && !global.quiet {
-            eprintln!(
-                "get-token: no services configured; add one with `get-token config add SERVICE CONNECTION_NAME`"
+        if services.is_empty() {
+            global.tell(
+                "get-token: no services configured; add one with `get-token config add SERVICE CONNECTION_NAME`",
             );
         }
         let table: Vec<Vec<String>> = rows.iter().flatten().map(table_row).collect();

@@ -1,0 +1,129 @@
+//! What get-token says about an outcome: the JSON objects, and the sentences for people.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokenbroker::{AccessToken, AuthorizationRequired, Error, rfc3339};
+
+use crate::args::Global;
+use crate::output;
+
+/// The JSON object for one service's outcome. The token is in it only when asked for.
+pub(crate) fn json_result(
+    service: &str,
+    outcome: &Result<AccessToken, Error>,
+    show_token: bool,
+) -> Value {
+    match outcome {
+        Ok(token) => {
+            let mut v = json!({
+                "status": "ok",
+                "service": service,
+                "connection_name": token.connection_name(),
+                "identifier": token.identifier(),
+                "expires_at": token.expires_at().map(rfc3339),
+                "scopes": token.scopes(),
+            });
+            if show_token {
+                v["token"] = Value::String(token.expose_secret().to_owned());
+            }
+            v
+        }
+        Err(e) => match e.authorization() {
+            Some(auth) => json_authorization(auth),
+            None => json_error(Some(service), e),
+        },
+    }
+}
+
+/// The `authorization_required` object: the link, its deadline, and a sentence for the user.
+pub(crate) fn json_authorization(auth: &AuthorizationRequired) -> Value {
+    json!({
+        "status": "authorization_required",
+        "service": auth.service,
+        "connection_name": auth.connection_name,
+        "identifier": auth.identifier,
+        "account_status": auth.status.as_str(),
+        "authorization_url": auth.url.as_str(),
+        "expires_at": auth.expires_at.map(rfc3339),
+        "expires_in_seconds": auth.expires_in().map(|d| d.as_secs()),
+        "message": auth.message(),
+    })
+}
+
+/// What happened and what to do, for people, on stderr.
+pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
+    match error.authorization() {
+        Some(auth) => format!("{}\nThen run the command again.", authorization(auth)),
+        None => {
+            let prefix = service.map(|s| format!("{s}: ")).unwrap_or_default();
+            format!("get-token: {prefix}error: {error}\nhint: {}", error.hint())
+        }
+    }
+}
+
+/// The link and what to do with it, while get-token waits for the user.
+pub(crate) fn waiting(auth: &AuthorizationRequired, left: Duration) -> String {
+    format!(
+        "{}\nWaiting up to {} s for the authorization (Ctrl-C to stop).",
+        authorization(auth),
+        left.as_secs_f64().round()
+    )
+}
+
+/// Says `describe` on stderr (unless quiet or --json).
+pub(crate) fn report(global: &Global, service: &str, error: &Error) {
+    global.tell(&describe(Some(service), error));
+}
+
+fn authorization(auth: &AuthorizationRequired) -> String {
+    let expiry = match (auth.expires_at, auth.expires_in()) {
+        (Some(at), Some(left)) => format!(
+            " (the link expires at {}, in {} s)",
+            rfc3339(at),
+            left.as_secs()
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "get-token: {} needs authorization (connection {}, identifier {} from {}, account status {}).\n\
+         Open this link to authorize{expiry}:\n  {}",
+        auth.service,
+        auth.connection_name,
+        auth.identifier,
+        auth.identifier_source,
+        auth.status,
+        auth.url
+    )
+}
+
+/// An error as the `--json` error object.
+pub(crate) fn json_error(service: Option<&str>, e: &Error) -> Value {
+    json!({
+        "status": "error",
+        "service": service,
+        "code": e.kind().code(),
+        "message": e.to_string(),
+        "hint": e.hint(),
+    })
+}
+
+/// A failure that ends the command: one JSON error object on stdout, or the message on stderr.
+pub(crate) fn fail(global: &Global, label: Option<&str>, e: &Error) -> u8 {
+    if global.json {
+        output::print_json(json_error(label, e));
+    } else {
+        global.tell(&describe(label, e));
+    }
+    crate::exit::code_for(e)
+}
+
+/// A usage error of ours (clap reports its own): exit 2, said the way every other error is.
+pub(crate) fn usage(global: &Global, message: &str) -> u8 {
+    if global.json {
+        output::print_json(json!({"status": "error", "code": "usage", "message": message}));
+    } else if !global.quiet {
+        output::say(&format!("get-token: error: {message}"));
+    }
+    crate::exit::USAGE
+}

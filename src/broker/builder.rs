@@ -1,0 +1,223 @@
+//! Building a [`Broker`]: settings given in code, the rest from the environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Broker, Inner};
+use crate::cache::CachePolicy;
+use crate::config::{self, Connections, ConnectionsFile, Credentials, Sources};
+use crate::error::Error;
+use crate::scalekit::Client;
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Settings for a [`Broker`]. Anything not given comes from the environment, as [`Broker::from_env`] does.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tokenbroker::{Broker, CachePolicy, Connection, Connections, Credentials};
+///
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let broker = Broker::builder()
+///     .credentials(Credentials::new("https://acme.scalekit.dev", "skc_123", "secret".into())?)
+///     .connections(Connections::new().with("gmail", Connection::new("gmail_u3134a"))?)
+///     .identifier("user_42")
+///     .cache(CachePolicy::default().max_age(Duration::from_secs(120)))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct Builder {
+    credentials: Option<Credentials>,
+    connections: Option<Connections>,
+    connections_path: Option<PathBuf>,
+    env_file: Option<PathBuf>,
+    config_dir: Option<PathBuf>,
+    home_dir: Option<PathBuf>,
+    identifier: Option<String>,
+    http: Option<reqwest::Client>,
+    cache: CachePolicy,
+    timeout: Option<Option<Duration>>,
+    connect_timeout: Option<Duration>,
+}
+
+impl Builder {
+    /// The Scalekit credentials, instead of reading them from the environment.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The services, instead of reading `connections.json`.
+    pub fn connections(mut self, connections: Connections) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+
+    /// Read `connections.json` from this path (it must exist).
+    pub fn connections_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.connections_path = Some(path.into());
+        self
+    }
+
+    /// Read the Scalekit credentials from this `.env` file instead of the one in the config directory; it must
+    /// exist. The credentials are still taken as one set from one place: if the process environment also
+    /// sets them, the two must agree.
+    pub fn env_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.env_file = Some(path.into());
+        self
+    }
+
+    /// The directory holding `connections.json` and `.env` (default: the user config directory, on Linux
+    /// `~/.config/tokenbroker`). The working directory is never looked in.
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// The home directory in which OpenClaw's `.openclaw/workspace/IDENTITY.md` is looked for.
+    pub fn home_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.home_dir = Some(dir.into());
+        self
+    }
+
+    /// Act for this identifier, over every other source.
+    pub fn identifier(mut self, identifier: impl Into<String>) -> Self {
+        self.identifier = Some(identifier.into());
+        self
+    }
+
+    /// Use this HTTP client (its proxy, redirect and connect settings then apply as they are).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How tokens are cached in memory.
+    pub fn cache(mut self, policy: CachePolicy) -> Self {
+        self.cache = policy;
+        self
+    }
+
+    /// The time limit of one call to Scalekit, retries included (default 30 s, or `$TOKENBROKER_TIMEOUT`
+    /// seconds); `None` for no limit. It also applies to a client given with [`Builder::http_client`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time limit for opening a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Checks everything and makes the broker. No request is made.
+    pub fn build(self) -> Result<Broker, Error> {
+        let sources = self.sources();
+        self.build_from(sources)
+    }
+
+    /// The `connections.json` these settings would read, for editing: the one found by the usual lookup, or
+    /// else where a new one belongs (the path given, or the user config directory).
+    pub fn connections_file(&self) -> Result<ConnectionsFile, Error> {
+        let sources = self.sources().load_env_file(self.env_file.as_deref())?;
+        match config::locate_connections(self.connections_path.as_deref(), &sources) {
+            Ok(path) => Ok(ConnectionsFile::new(path)),
+            Err(e) => match (&self.connections_path, sources.config_dir()) {
+                (Some(explicit), _) => Ok(ConnectionsFile::new(explicit)),
+                (None, Some(dir)) if sources.var("TOKENBROKER_CONNECTIONS").is_none() => {
+                    Ok(ConnectionsFile::new(dir.join(config::CONNECTIONS_FILE)))
+                }
+                _ => Err(e.into()),
+            },
+        }
+    }
+
+    fn sources(&self) -> Sources {
+        let mut sources = Sources::system();
+        if self.config_dir.is_some() {
+            sources = sources.with_config_dir(self.config_dir.clone());
+        }
+        if self.home_dir.is_some() {
+            sources = sources.with_home(self.home_dir.clone());
+        }
+        sources
+    }
+
+    pub(crate) fn build_from(self, sources: Sources) -> Result<Broker, Error> {
+        let sources = sources.load_env_file(self.env_file.as_deref())?;
+        let warnings = sources.warnings.clone();
+        let connections = match self.connections {
+            Some(c) => c,
+            None => {
+                // Not a secret (it names accounts, not credentials): no warning when others can read it.
+                let path = config::locate_connections(self.connections_path.as_deref(), &sources)?;
+                Connections::from_path(path)?
+            }
+        };
+        let credentials = match self.credentials {
+            Some(c) => c,
+            None => Credentials::from_sources(&sources)?,
+        };
+        if let Some(id) = &self.identifier {
+            config::names::check_identifier(id, None)?;
+        }
+        let timeout = match self.timeout {
+            Some(t) => t,
+            None => Some(timeout_from(&sources)?.unwrap_or(DEFAULT_TIMEOUT)),
+        };
+        let http = match self.http {
+            Some(h) => h,
+            None => http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
+        };
+        Ok(Broker {
+            inner: Arc::new(Inner {
+                client: Client::new(http, credentials, timeout),
+                connections,
+                identifier: self.identifier,
+                fallback_identifier: config::fallback_identifier(&sources),
+                cache: self.cache,
+                flights: Mutex::new(HashMap::new()),
+                warnings,
+            }),
+        })
+    }
+}
+
+/// `TOKENBROKER_TIMEOUT`, in seconds (fractions allowed).
+fn timeout_from(sources: &Sources) -> Result<Option<Duration>, Error> {
+    use secrecy::ExposeSecret;
+    let Some(found) = sources.var("TOKENBROKER_TIMEOUT") else {
+        return Ok(None);
+    };
+    let value = found.value.expose_secret().trim();
+    match value.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(Some(Duration::from_secs_f64(secs))),
+        _ => Err(crate::error::ConfigError::InvalidSetting {
+            name: "TOKENBROKER_TIMEOUT",
+            value: value.to_owned(),
+            source_name: found.source,
+            reason: "give the overall request timeout in seconds, such as 30 or 2.5 (more than 0, at most 86400)"
+                .into(),
+        }
+        .into()),
+    }
+}
+
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    // No overall timeout here: the client gives each call a deadline that spans its retries.
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout);
+    builder.build().map_err(|e| Error::Unavailable {
+        url: String::new(),
+        detail: format!("the HTTP client could not be set up: {e}"),
+        source: Some(Arc::new(e)),
+    })
+}

@@ -1,0 +1,108 @@
+//! The user must authorize, and what Scalekit answered when it refused.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+use crate::account::AccountStatus;
+use crate::config::IdentifierSource;
+use crate::timefmt::rfc3339;
+
+/// The user must open a link to authorize (or re-authorize) a connected account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorizationRequired {
+    /// The service asked for, such as `gmail`.
+    pub service: String,
+    /// Its Scalekit connection name.
+    pub connection_name: String,
+    /// The identifier of the connected account.
+    pub identifier: String,
+    /// Where the identifier came from.
+    pub identifier_source: IdentifierSource,
+    /// The account's status at Scalekit.
+    pub status: AccountStatus,
+    /// The link to give the user.
+    pub url: Url,
+    /// When the link stops working, as Scalekit reported it (`None` if it did not say).
+    pub expires_at: Option<SystemTime>,
+    /// The account's `updated_at` when the link was made: for an account that is already active
+    /// (re-authorization), a later one is how waiting tells that the user has been through the link.
+    pub(crate) account_updated_at: Option<SystemTime>,
+}
+
+impl AuthorizationRequired {
+    /// Time left before the link expires, measured now (zero once it has expired).
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_at
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
+    }
+
+    /// A sentence ready to paste into a chat for the user.
+    pub fn message(&self) -> String {
+        let deadline = match self.expires_at {
+            Some(at) => format!(
+                " The link expires at {} (in about {} seconds).",
+                rfc3339(at),
+                self.expires_in().unwrap_or_default().as_secs()
+            ),
+            None => String::new(),
+        };
+        format!(
+            "To let me use your {} account, please open this link and approve access: {}{deadline} Tell me when \
+             you are done.",
+            self.service, self.url
+        )
+    }
+}
+
+impl fmt::Display for AuthorizationRequired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (connection {}, identifier {} from {}) needs authorization (account status {}): open {}",
+            self.service,
+            self.connection_name,
+            self.identifier,
+            self.identifier_source,
+            self.status,
+            self.url
+        )?;
+        if let Some(at) = self.expires_at {
+            write!(f, " before {}", rfc3339(at))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthorizationRequired {}
+
+/// An error answer from the Scalekit API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The endpoint called, such as `GET /api/v1/connected_accounts/auth`.
+    pub endpoint: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The numeric gRPC code from the body, if any.
+    pub code: Option<i64>,
+    /// Scalekit's `error_code` detail, such as `UNAUTHENTICATED`, if any.
+    pub error_code: Option<String>,
+    /// The message from the body (or the start of a body that was not JSON), shortened and cleaned.
+    pub message: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered HTTP {}", self.endpoint, self.status)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(code) = &self.error_code {
+            write!(f, " ({code})")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,262 @@
+//! Everything that can go wrong, as typed values a program can act on.
+//!
+//! Every error is `Clone` so that callers who waited on one shared upstream fetch can all receive its
+//! outcome. No variant ever holds an access token, an API token or the client secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+mod authorization;
+mod config;
+
+pub use authorization::{ApiError, AuthorizationRequired};
+pub use config::{ConfigError, CredentialsError};
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error from tokenbroker.
+///
+/// Match on [`Error::kind`] for the broad class (it maps one-to-one onto `get-token`'s exit codes), or on the
+/// variants for the details.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The user has not authorized the connection yet, or must authorize it again. Relay
+    /// [`AuthorizationRequired::url`] to the user before [`AuthorizationRequired::expires_at`].
+    #[error(transparent)]
+    AuthorizationRequired(Box<AuthorizationRequired>),
+
+    /// While waiting for the user, the authorization link expired before they used it. Ask for a new one.
+    #[error("the authorization link for {} expired before it was used; ask for a new one", .0.service)]
+    LinkExpired(Box<AuthorizationRequired>),
+
+    /// While waiting for the user, the deadline passed before the account became active.
+    #[error(
+        "gave up waiting for {service} (connection {connection_name}, identifier {identifier}) to be \
+         authorized after {}s",
+        waited.as_secs()
+    )]
+    WaitTimedOut {
+        /// The service asked for.
+        service: String,
+        /// Its Scalekit connection name.
+        connection_name: String,
+        /// The identifier of the connected account.
+        identifier: String,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// `connections.json` is missing, unreadable or invalid, or the service is not in it, or a name is
+    /// invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// The Scalekit credentials or environment URL are missing or malformed.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+
+    /// Scalekit did not accept the client credentials.
+    #[error(
+        "Scalekit rejected the client credentials ({0}); check SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET \
+         (app.scalekit.com > Developers > Settings > API Credentials) and that SCALEKIT_ENV_URL is that \
+         environment's URL"
+    )]
+    CredentialsRejected(ApiError),
+
+    /// Scalekit refused the request, for example because the connection name does not exist.
+    #[error("Scalekit refused the request: {0}")]
+    Api(ApiError),
+
+    /// The connected account holds a credential that is not an OAuth access token (an API key, for example).
+    #[error(
+        "{service} (connection {connection_name}) holds a {kind} credential, not an OAuth access token; \
+         tokenbroker only hands out OAuth access tokens"
+    )]
+    UnsupportedCredential {
+        /// The service asked for.
+        service: String,
+        /// Its Scalekit connection name.
+        connection_name: String,
+        /// The kind of credential Scalekit reported, such as `API_KEY` or `static_auth`.
+        kind: String,
+    },
+
+    /// Scalekit could not be reached, timed out, or said it is unavailable (5xx, 429).
+    #[error(
+        "Scalekit is unavailable: {detail}; check the network and SCALEKIT_ENV_URL{}, then retry",
+        if url.is_empty() { String::new() } else { format!(" ({url})") }
+    )]
+    Unavailable {
+        /// The URL that was called (no secrets: queries hold only connection names and identifiers).
+        url: String,
+        /// What happened.
+        detail: String,
+        /// The transport error, when there was one.
+        #[source]
+        source: Option<Arc<reqwest::Error>>,
+    },
+
+    /// Scalekit answered with something that could not be understood.
+    #[error("Scalekit sent a response to {endpoint} that tokenbroker could not read: {detail}")]
+    Protocol {
+        /// The endpoint called.
+        endpoint: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+
+    /// Scalekit (or whatever answered at the environment URL) sent an authorization link that is not safe to
+    /// show a person: not https, not on the environment's host or a Scalekit domain, or shaped to hide where
+    /// it goes. It is never relayed.
+    #[error("refused the authorization link from {endpoint}: {reason}")]
+    UntrustedLink {
+        /// The endpoint that sent it.
+        endpoint: &'static str,
+        /// What is wrong with it (the link itself is not repeated).
+        reason: String,
+    },
+}
+
+/// The broad class of an [`Error`]. Each maps onto one `get-token` exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The user must authorize (exit 3).
+    AuthorizationRequired,
+    /// `connections.json` missing, or the service not in it (exit 4).
+    NotConfigured,
+    /// `connections.json` or a name in it is invalid (exit 4).
+    InvalidConfig,
+    /// Credentials or environment URL missing or malformed (exit 5).
+    CredentialsMissing,
+    /// Scalekit rejected the credentials (exit 5).
+    CredentialsRejected,
+    /// Scalekit refused the request (exit 6).
+    ScalekitRefused,
+    /// The credential is not an OAuth token (exit 6).
+    UnsupportedCredential,
+    /// Network trouble or Scalekit unavailable (exit 7).
+    Unavailable,
+    /// An authorization link that is not safe to relay was refused (exit 1).
+    UntrustedLink,
+    /// Anything else (exit 1).
+    Unexpected,
+}
+
+impl ErrorKind {
+    /// The stable snake_case name used in `get-token --json` output.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AuthorizationRequired => "authorization_required",
+            Self::NotConfigured => "not_configured",
+            Self::InvalidConfig => "invalid_config",
+            Self::CredentialsMissing => "credentials_missing",
+            Self::CredentialsRejected => "credentials_rejected",
+            Self::ScalekitRefused => "scalekit_refused",
+            Self::UnsupportedCredential => "unsupported_credential",
+            Self::Unavailable => "unavailable",
+            Self::UntrustedLink => "untrusted_link",
+            Self::Unexpected => "unexpected",
+        }
+    }
+}
+
+impl Error {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::AuthorizationRequired(_) | Self::LinkExpired(_) | Self::WaitTimedOut { .. } => {
+                ErrorKind::AuthorizationRequired
+            }
+            Self::Config(e) => match e {
+                ConfigError::ConnectionsNotFound { .. }
+                | ConfigError::UnknownService { .. }
+                | ConfigError::NoServiceForUrl { .. }
+                | ConfigError::AmbiguousUrl { .. } => ErrorKind::NotConfigured,
+                _ => ErrorKind::InvalidConfig,
+            },
+            Self::Credentials(_) => ErrorKind::CredentialsMissing,
+            Self::CredentialsRejected(_) => ErrorKind::CredentialsRejected,
+            Self::Api(_) => ErrorKind::ScalekitRefused,
+            Self::UnsupportedCredential { .. } => ErrorKind::UnsupportedCredential,
+            Self::Unavailable { .. } => ErrorKind::Unavailable,
+            Self::Protocol { .. } => ErrorKind::Unexpected,
+            Self::UntrustedLink { .. } => ErrorKind::UntrustedLink,
+        }
+    }
+
+    /// What to do next, in one sentence.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::AuthorizationRequired(a) | Self::LinkExpired(a) => a.message(),
+            Self::WaitTimedOut { service, .. } => {
+                format!("ask the user to open the authorization link, then run `get-token {service}` again")
+            }
+            Self::Config(ConfigError::ConnectionsNotFound { .. }) => {
+                "create connections.json (see connections.example.json) or run `get-token config add SERVICE \
+                 CONNECTION_NAME`"
+                    .into()
+            }
+            Self::Config(ConfigError::UnknownService { service, .. }) => format!(
+                "fix the name, or add it: get-token config add {service} CONNECTION_NAME (the connection name is in \
+                 the Scalekit dashboard under Agent Auth > Connections)"
+            ),
+            Self::Config(ConfigError::NoServiceForUrl { .. } | ConfigError::AmbiguousUrl { .. }) => {
+                "name the service instead, or list the API host under the entry's \"hosts\" in connections.json"
+                    .into()
+            }
+            Self::Config(ConfigError::Unwritable { .. }) => {
+                "check the directory exists and is writable, or pass --connections PATH".into()
+            }
+            Self::Config(_) => "fix the file at the place named, then retry".into(),
+            Self::Credentials(CredentialsError::Incomplete { place, .. }) => format!(
+                "set all three of SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET in {place}, or \
+                 none of them there"
+            ),
+            Self::Credentials(CredentialsError::Conflict { .. }) => {
+                "keep the credentials in one place: unset the variables in the shell, or remove them from the \
+                 .env file, or name the file to use with --env-file"
+                    .into()
+            }
+            Self::Credentials(CredentialsError::EnvFile { .. }) => {
+                "fix the file as the message says, or remove it (see TROUBLESHOOTING.md)".into()
+            }
+            Self::Credentials(_) => {
+                "set SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET and SCALEKIT_ENV_URL in the environment or in \
+                 ~/.config/tokenbroker/.env (app.scalekit.com > Developers > Settings > API Credentials)"
+                    .into()
+            }
+            Self::CredentialsRejected(_) => {
+                "copy the client ID and secret again from app.scalekit.com > Developers > Settings > API Credentials"
+                    .into()
+            }
+            Self::Api(_) => {
+                "check the connection name in connections.json against the Scalekit dashboard (Agent Auth > \
+                 Connections)"
+                    .into()
+            }
+            Self::UnsupportedCredential { .. } => {
+                "use a connection whose authentication type is OAuth".into()
+            }
+            Self::Unavailable { .. } => "check the network and SCALEKIT_ENV_URL, then retry".into(),
+            Self::UntrustedLink { .. } => {
+                "do not open any link from this answer; check that SCALEKIT_ENV_URL is your own Scalekit \
+                 environment (see TROUBLESHOOTING.md, \"refused the authorization link\")"
+                    .into()
+            }
+            Self::Protocol { .. } => {
+                "retry; if it persists, see TROUBLESHOOTING.md and report it with the message above".into()
+            }
+        }
+    }
+
+    /// The authorization details, for [`Error::AuthorizationRequired`] and [`Error::LinkExpired`].
+    pub fn authorization(&self) -> Option<&AuthorizationRequired> {
+        match self {
+            Self::AuthorizationRequired(a) | Self::LinkExpired(a) => Some(a),
+            _ => None,
+        }
+    }
+}
