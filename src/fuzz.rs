@@ -22,6 +22,36 @@ pub fn connections(data: &[u8]) {
     }
 }
 
+/// `.env` text, a `hosts` entry and a URL for `--for-url`: the other text a user's files and arguments hold.
+pub fn config_text(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::config::dotenv_parse(text);
+        let _ = crate::config::host_entry(text);
+        let _ = crate::config::api_url(text);
+        let _ = crate::text::printable(text);
+    }
+}
+
+/// Every computation on a time or a duration that comes from outside: timestamps in answers, `--wait`,
+/// link lifetimes. None may panic, whatever the values.
+pub fn times(timestamp: &str, secs: u64, nanos: u32, before_epoch: bool) {
+    use std::time::{Duration, SystemTime};
+    if let Some(at) = parse_rfc3339(timestamp) {
+        let _ = crate::timefmt::rfc3339(at);
+    }
+    let span = Duration::new(secs, nanos % 1_000_000_000);
+    let at = if before_epoch {
+        SystemTime::UNIX_EPOCH.checked_sub(span)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_add(span)
+    };
+    if let Some(at) = at {
+        let _ = crate::timefmt::rfc3339(at);
+        let _ = at.duration_since(SystemTime::now());
+    }
+    let _ = crate::timefmt::saturating_after(tokio::time::Instant::now(), span);
+}
+
 /// A body Scalekit might send, read as every kind of answer.
 pub fn responses(data: &[u8]) {
     let _ = scalekit::parse::<AccountEnvelope>(Endpoint::Auth, data);
@@ -90,6 +120,33 @@ mod tests {
         fn parsers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             super::connections(&bytes);
             super::responses(&bytes);
+        }
+
+        #[test]
+        fn config_text_never_panics(text in "(\\PC|[\u{0}-\u{1f}\\\\@:/#?$={}'\"])*") {
+            super::config_text(text.as_bytes());
+        }
+
+        #[test]
+        fn time_and_duration_paths_never_panic(
+            year in 0u32..=9999,
+            month in 0u32..=13,
+            day in 0u32..=32,
+            hour in 0u32..=24,
+            offset in -1439i32..=1439,
+            fraction in "(\\.[0-9]{1,12})?",
+            secs in any::<u64>(),
+            nanos in any::<u32>(),
+            before in any::<bool>(),
+        ) {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let stamp = format!(
+                "{year:04}-{month:02}-{day:02}T{hour:02}:59:59{fraction}{sign}{:02}:{:02}",
+                offset.unsigned_abs() / 60,
+                offset.unsigned_abs() % 60
+            );
+            super::times(&stamp, secs, nanos, before);
+            super::times("9999-12-31T23:59:59-00:01", secs, nanos, before);
         }
 
         #[test]

@@ -5,4 +5,5 @@
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     tokenbroker::fuzz::connections(data);
     tokenbroker::fuzz::responses(data);
+    tokenbroker::fuzz::config_text(data);
 });

@@ -13,6 +13,16 @@ pub(crate) mod sources;
 use std::path::{Path, PathBuf};
 
 pub use connections::{Connection, Connections};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use dotenv::parse as dotenv_parse_with;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use hosts::{api_url, host_entry};
+
+/// The literal `.env` parser on its own, for the fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn dotenv_parse(text: &str) -> Result<(), String> {
+    dotenv_parse_with(text, sources::KNOWN_VARS).map(drop)
+}
 pub use credentials::Credentials;
 pub use file::ConnectionsFile;
 pub(crate) use identifier::fallback as fallback_identifier;

@@ -129,8 +129,16 @@ impl Cli {
 
     /// Starts get-token without waiting for it, its stdout and stderr piped: for `--wait`.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
+        self.spawn_command(self.command(args))
+    }
+
+    /// Starts another program the same way (a shell that sets limits, then runs get-token).
+    pub fn spawn_program(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Running {
+        self.spawn_command(self.command_for(program, args))
+    }
+
+    fn spawn_command(&self, mut command: Command) -> Running {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -237,6 +245,10 @@ impl Running {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn is_running(&mut self) -> bool {
