@@ -4,8 +4,8 @@
 set -u
 api="${GMAIL_API_URL:-https://gmail.googleapis.com}"
 
-# stdout holds only the token; the link, errors and hints go to stderr, which the user sees.
-token=$(get-token gmail)
+# stdout holds only the header line; the link, errors and hints go to stderr, which the user sees.
+header=$(get-token --format header gmail)
 case $? in
   0) ;;
   3) echo "gmail needs authorization: open the link above, then run this again" >&2; exit 3 ;;
@@ -14,9 +14,11 @@ case $? in
   6) echo "Scalekit refused the request: check the connection name with get-token doctor" >&2; exit 6 ;;
   7) echo "Scalekit is unreachable; trying once more in 5 s" >&2
      sleep 5
-     token=$(get-token gmail) || exit 7 ;;
+     header=$(get-token --format header gmail) || exit 7 ;;
   *) echo "get-token failed unexpectedly" >&2; exit 1 ;;
 esac
 
-curl -fsS -H "Authorization: Bearer $token" \
+# The header goes to curl on stdin (printf is built into the shell), never in a command line that other users
+# could read in /proc.
+printf '%s\n' "$header" | curl -fsS -H @- \
   "$api/gmail/v1/users/me/messages?q=is%3Aunread&maxResults=10"

@@ -380,8 +380,11 @@ fn completions_for_bash_zsh_and_fish() {
 fn the_shell_example_handles_each_exit_code() {
     let emu = emulator().spawn().unwrap();
     let cli = Cli::on(&emu);
-    // get-token from this build, and a `curl` that prints what it was asked to do.
-    let bin = cli.write("bin/curl", "#!/bin/sh\nprintf '%s\\n' \"$@\"\n");
+    // get-token from this build, and a `curl` that prints what it was asked to do: its arguments, then stdin.
+    let bin = cli.write(
+        "bin/curl",
+        "#!/bin/sh\nprintf 'arg: %s\\n' \"$@\"\nsed 's/^/stdin: /'\n",
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -410,8 +413,16 @@ fn the_shell_example_handles_each_exit_code() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains(&format!("Authorization: Bearer {}", token(&emu))),
+            .contains(&format!("stdin: Authorization: Bearer {}", token(&emu))),
         "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with("arg: "))
+            .all(|l| !l.contains(&token(&emu))),
+        "the token is never in curl's arguments: {}",
         run.stdout
     );
     assert!(
