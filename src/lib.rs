@@ -52,6 +52,7 @@ mod scalekit;
 mod text;
 mod timefmt;
 mod token;
+mod verification;
 mod wait;
 
 #[cfg(feature = "emulator")]
@@ -69,11 +70,13 @@ pub use config::{
     IdentifierSource,
 };
 pub use error::{
-    ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind, Result,
+    ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind,
+    PendingVerification, Result, VerificationError,
 };
 pub use text::printable;
 pub use timefmt::rfc3339;
 pub use token::AccessToken;
+pub use verification::Verified;
 pub use wait::WaitOptions;
 
 /// A token for `service` from a process-wide broker built from the environment on first use

@@ -8,6 +8,12 @@ use std::time::{Duration, SystemTime};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+/// Expiries before this are taken as "not reported": Scalekit may send the zero timestamp
+/// (`0001-01-01T00:00:00Z`) for a token that does not expire (wire audit, row 19).
+pub(crate) fn not_before() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800)
+}
+
 /// Parses an RFC 3339 timestamp (any offset, 0 to 9 fractional digits); `None` if it is malformed or its UTC
 /// value falls outside the years 1 to 9999.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {

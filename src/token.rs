@@ -43,6 +43,12 @@ impl AccessToken {
         &self.scopes
     }
 
+    /// Whether the expiry Scalekit reported has passed (`false` when it reported none).
+    pub fn is_expired(&self) -> bool {
+        self.expires_at
+            .is_some_and(|at| at <= std::time::SystemTime::now())
+    }
+
     /// The service name it was asked for under, such as `gmail`.
     pub fn service(&self) -> &str {
         &self.service

@@ -87,13 +87,29 @@ async fn approving_the_link_gives_the_token_and_its_details() {
 }
 
 #[tokio::test]
-async fn every_status_but_active_gives_a_link() {
+async fn every_status_but_active_and_pending_verification_gives_a_link() {
     let emu = emulator().start().await.unwrap();
     let broker = uncached(&emu);
+    emu.set_status(GMAIL, IDENTIFIER, "PENDING_VERIFICATION");
+    emu.reset_counts();
+    match broker.get_token("gmail").await {
+        Err(Error::VerificationPending(p)) => {
+            assert_eq!(
+                (p.service.as_str(), p.identifier.as_str()),
+                ("gmail", IDENTIFIER)
+            );
+            assert!(p.message().contains("http://127.0.0.1"), "{}", p.message());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        emu.requests(Route::MagicLink),
+        0,
+        "no link that could cancel the verification"
+    );
     for (wire, status) in [
         ("PENDING_AUTH", AccountStatus::PendingAuth),
         ("EXPIRED", AccountStatus::Expired),
-        ("PENDING_VERIFICATION", AccountStatus::PendingVerification),
         ("DISCONNECTED", AccountStatus::Disconnected),
         ("CONNECTION_STATUS_UNSPECIFIED", AccountStatus::Unspecified),
         (

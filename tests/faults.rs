@@ -286,7 +286,7 @@ async fn nulls_and_unknown_statuses_ask_for_authorization() {
 }
 
 #[tokio::test]
-async fn a_token_expiring_in_the_past_is_returned_but_never_cached() {
+async fn an_active_account_with_an_expired_token_is_asked_once_more_then_a_typed_outcome() {
     let emu = ready().await;
     let broker = common::broker(&emu);
     emu.set_token_expiry(
@@ -295,13 +295,30 @@ async fn a_token_expiring_in_the_past_is_returned_but_never_cached() {
         std::time::SystemTime::now() - Duration::from_secs(60),
     );
     emu.reset_counts();
-    broker.get_token("gmail").await.unwrap();
-    broker.get_token("gmail").await.unwrap();
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert!(matches!(err, Error::TokenExpired { .. }), "{err:?}");
+    assert_eq!(err.kind(), tokenbroker::ErrorKind::TokenExpired);
     assert_eq!(
         emu.requests(Route::Auth),
         2,
-        "asked again rather than served stale"
+        "asked once more, never handed out"
     );
+    // A fresh token on the second read is handed out (Scalekit refreshed it meanwhile).
+    emu.set_token_expiry(
+        GMAIL,
+        IDENTIFIER,
+        std::time::SystemTime::now() + Duration::from_secs(600),
+    );
+    assert!(broker.get_token("gmail").await.is_ok());
+    // The zero timestamp means "does not expire", not "expired in year 1".
+    emu.set_token_expiry(
+        GMAIL,
+        IDENTIFIER,
+        std::time::UNIX_EPOCH - Duration::from_secs(62_135_596_800),
+    );
+    broker.invalidate("gmail", None).await.unwrap();
+    let token = broker.get_token("gmail").await.unwrap();
+    assert_eq!(token.expires_at(), None);
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use crate::cache::CachePolicy;
 use crate::config::{self, Connections, ConnectionsFile, Credentials, Sources};
 use crate::error::Error;
 use crate::scalekit::Client;
+use crate::verification::state::StateKey;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,6 +44,7 @@ pub struct Builder {
     cache: CachePolicy,
     timeout: Option<Option<Duration>>,
     connect_timeout: Option<Duration>,
+    user_verify_url: Option<url::Url>,
 }
 
 impl Builder {
@@ -107,6 +109,15 @@ impl Builder {
     /// seconds); `None` for no limit. It also applies to a client given with [`Builder::http_client`].
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Where Scalekit sends the user's browser after they approve, for user verification (Scalekit's Custom
+    /// mode): every magic link then carries this `user_verify_url` and a signed `state`, and the page there
+    /// completes the flow with [`Broker::complete_verification`]. Default: `$SCALEKIT_USER_VERIFY_URL`, else
+    /// none. `get-token` sets its own loopback listener here.
+    pub fn user_verify_url(mut self, url: url::Url) -> Self {
+        self.user_verify_url = Some(url);
         self
     }
 
@@ -175,8 +186,15 @@ impl Builder {
             Some(h) => h,
             None => http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
         };
+        let verify_url = match self.user_verify_url {
+            Some(url) => Some(url),
+            None => verify_url_from(&sources)?,
+        };
+        let state_key = StateKey::new(credentials.client_secret(), credentials.env_url());
         Ok(Broker {
             inner: Arc::new(Inner {
+                verify_url,
+                state_key,
                 client: Client::new(http, credentials, timeout),
                 connections,
                 identifier: self.identifier,
@@ -187,6 +205,37 @@ impl Builder {
             }),
         })
     }
+}
+
+/// `SCALEKIT_USER_VERIFY_URL`: a hosted verify page, instead of get-token's loopback listener.
+fn verify_url_from(sources: &Sources) -> Result<Option<url::Url>, Error> {
+    use secrecy::ExposeSecret;
+    let Some(found) = sources.var("SCALEKIT_USER_VERIFY_URL") else {
+        return Ok(None);
+    };
+    let value = found.value.expose_secret().trim().to_owned();
+    check_verify_url(&value).map(Some).map_err(|reason| {
+        crate::error::ConfigError::InvalidSetting {
+            name: "SCALEKIT_USER_VERIFY_URL",
+            value,
+            source_name: found.source,
+            reason,
+        }
+        .into()
+    })
+}
+
+/// A `user_verify_url` as Scalekit accepts it (`http` or `https`, at most 2048 characters), without a user
+/// name: Scalekit sends the user's browser there.
+pub(crate) fn check_verify_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|e| format!("it is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || value.len() > 2048 {
+        return Err("give an http or https URL of at most 2048 characters".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("it must not contain a user name or password".into());
+    }
+    Ok(url)
 }
 
 /// `TOKENBROKER_TIMEOUT`, in seconds (fractions allowed).

@@ -12,12 +12,13 @@ use std::time::SystemTime;
 use crate::account::AccountStatus;
 use crate::cache::{CachePolicy, Cached};
 use crate::config::{self, Connections, Credentials, IdentifierSource};
-use crate::error::{AuthorizationRequired, Error};
+use crate::error::{AuthorizationRequired, Error, PendingVerification};
 use crate::flight::Flight;
 use crate::scalekit::model::ConnectedAccount;
 use crate::scalekit::{Client, Endpoint};
 use crate::timefmt::parse_rfc3339;
 use crate::token::AccessToken;
+use crate::verification::state::StateKey;
 
 /// Hands out access tokens for configured services. Cheap to clone; clones share the cache.
 ///
@@ -40,6 +41,9 @@ pub struct Broker {
 
 struct Inner {
     client: Client,
+    /// Where Scalekit sends the browser after the user approves, for user verification (Custom mode).
+    verify_url: Option<url::Url>,
+    state_key: StateKey,
     connections: Connections,
     identifier: Option<String>,
     fallback_identifier: (String, IdentifierSource),
@@ -214,8 +218,22 @@ impl Broker {
         self.client().credentials()
     }
 
-    fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    pub(crate) fn state_key(&self) -> &StateKey {
+        &self.inner.state_key
+    }
+
+    /// The `user_verify_url` magic links carry, if any.
+    pub fn user_verify_url(&self) -> Option<&url::Url> {
+        self.inner.verify_url.as_ref()
+    }
+
+    /// Drops what is cached for the account, so the next call asks Scalekit.
+    pub(crate) async fn forget(&self, target: &Target) {
+        self.flight(target).invalidate(|_| true).await;
     }
 
     fn flight(&self, target: &Target) -> Arc<Flight<Cached>> {
@@ -244,54 +262,51 @@ impl Broker {
     }
 
     async fn fetch(&self, target: &Target) -> Result<AccessToken, Error> {
-        let account = self.get_or_create(target).await?;
-        let status = AccountStatus::from_wire(account.status.as_deref());
-        let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
-        if status.is_active() {
-            let mut details = account.authorization_details.unwrap_or_default();
-            let oauth = details.oauth_token.take().unwrap_or_default();
-            if let Some(secret) = oauth
-                .access_token
-                .filter(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty())
-            {
-                // A token is printed, put in headers and in environments: one that is not plain visible
-                // ASCII (RFC 6750's token characters are a subset) could smuggle a line break or an escape.
-                if !secrecy::ExposeSecret::expose_secret(&secret)
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic())
-                {
-                    return Err(Error::Protocol {
-                        endpoint: crate::scalekit::Endpoint::Auth.label(),
-                        detail: "the access token holds spaces, control or non-ASCII characters, which no \
-                                 token has; refused"
-                            .into(),
+        let mut account = self.get_or_create(target).await?;
+        let mut asked_again = false;
+        loop {
+            let status = AccountStatus::from_wire(account.status.as_deref());
+            match status {
+                AccountStatus::Active => {}
+                // Approved, waiting for verification: a new link now could cancel the verification under
+                // way (whether it does is not documented), so none is made.
+                AccountStatus::PendingVerification => {
+                    return Err(Error::VerificationPending(Box::new(PendingVerification {
+                        service: target.service.clone(),
+                        connection_name: target.connection_name.clone(),
+                        identifier: target.identifier.clone(),
+                        identifier_source: target.identifier_source.clone(),
+                    })));
+                }
+                _ => {
+                    let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
+                    return Err(Error::AuthorizationRequired(Box::new(
+                        self.link_for(target, status, updated_at).await?,
+                    )));
+                }
+            }
+            match active_token(target, account)? {
+                Some(token) if token.is_expired() && !asked_again => {
+                    // Scalekit refreshes on read, by some of its own accounts: ask once more before giving up.
+                    asked_again = true;
+                    account = self.get_or_create(target).await?;
+                }
+                Some(token) if token.is_expired() => {
+                    return Err(Error::TokenExpired {
+                        service: target.service.clone(),
+                        connection_name: target.connection_name.clone(),
+                        identifier: target.identifier.clone(),
                     });
                 }
-                return Ok(AccessToken {
-                    secret,
-                    expires_at: account.token_expires_at.as_deref().and_then(parse_rfc3339),
-                    scopes: oauth.scopes.unwrap_or_default(),
-                    service: target.service.clone(),
-                    connection_name: target.connection_name.clone(),
-                    identifier: target.identifier.clone(),
-                });
+                Some(token) => return Ok(token),
+                // Active but holding no token: only a new authorization can fix that.
+                None => {
+                    return Err(Error::AuthorizationRequired(Box::new(
+                        self.link_for(target, AccountStatus::Active, None).await?,
+                    )));
+                }
             }
-            let kind = account
-                .authorization_type
-                .filter(|t| !matches!(t.as_str(), "" | "OAUTH" | "CONNECTION_TYPE_UNSPECIFIED"))
-                .or_else(|| details.other_kind().map(str::to_owned));
-            if let Some(kind) = kind {
-                return Err(Error::UnsupportedCredential {
-                    service: target.service.clone(),
-                    connection_name: target.connection_name.clone(),
-                    kind,
-                });
-            }
-            // Active but holding no token: only a new authorization can fix that.
         }
-        Err(Error::AuthorizationRequired(Box::new(
-            self.link_for(target, status, updated_at).await?,
-        )))
     }
 
     async fn get_or_create(&self, target: &Target) -> Result<ConnectedAccount, Error> {
@@ -323,9 +338,32 @@ impl Broker {
         status: AccountStatus,
         updated_at: Option<SystemTime>,
     ) -> Result<AuthorizationRequired, Error> {
+        let verify = match &self.inner.verify_url {
+            Some(url) => {
+                let state = self
+                    .inner
+                    .state_key
+                    .issue(
+                        &target.service,
+                        &target.connection_name,
+                        &target.identifier,
+                        SystemTime::now(),
+                    )
+                    .map_err(|detail| Error::Protocol {
+                        endpoint: crate::scalekit::Endpoint::MagicLink.label(),
+                        detail,
+                    })?;
+                Some((url, state))
+            }
+            None => None,
+        };
         let link = self
             .client()
-            .magic_link(&target.connection_name, &target.identifier)
+            .magic_link(
+                &target.connection_name,
+                &target.identifier,
+                verify.as_ref().map(|(u, s)| (*u, s.as_str())),
+            )
             .await?;
         Ok(AuthorizationRequired {
             service: target.service.clone(),
@@ -337,6 +375,65 @@ impl Broker {
             expires_at: link.expires_at,
             account_updated_at: updated_at,
         })
+    }
+}
+
+/// The token of an active account: its OAuth token, or the one Google domain-wide delegation holds (an OAuth
+/// access token too, from the jwt-bearer grant). `None` when it holds none; an error for a credential that is
+/// not a token (API key, basic, ...) or a token no real provider issues.
+fn active_token(target: &Target, account: ConnectedAccount) -> Result<Option<AccessToken>, Error> {
+    let mut details = account.authorization_details.unwrap_or_default();
+    let oauth = details
+        .oauth_token
+        .take()
+        .filter(|t| t.has_token())
+        .or_else(|| details.google_dwd.take().filter(|t| t.has_token()));
+    if let Some(oauth) = oauth {
+        let secret = oauth.access_token.unwrap_or_else(|| "".into());
+        // A token is printed, put in headers and in environments: one that is not plain visible ASCII
+        // (RFC 6750's token characters are a subset) could smuggle a line break or an escape.
+        if !secrecy::ExposeSecret::expose_secret(&secret)
+            .bytes()
+            .all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::Protocol {
+                endpoint: crate::scalekit::Endpoint::Auth.label(),
+                detail: "the access token holds spaces, control or non-ASCII characters, which no token \
+                         has; refused"
+                    .into(),
+            });
+        }
+        let expires_at = account
+            .token_expires_at
+            .or(oauth.token_expires_at)
+            .as_deref()
+            .and_then(parse_rfc3339)
+            .filter(|t| *t > crate::timefmt::not_before());
+        return Ok(Some(AccessToken {
+            secret,
+            expires_at,
+            scopes: oauth.scopes.unwrap_or_default(),
+            service: target.service.clone(),
+            connection_name: target.connection_name.clone(),
+            identifier: target.identifier.clone(),
+        }));
+    }
+    let kind = account
+        .authorization_type
+        .filter(|t| {
+            !matches!(
+                t.as_str(),
+                "" | "OAUTH" | "CONNECTION_TYPE_UNSPECIFIED" | "GOOGLE_DWD"
+            )
+        })
+        .or_else(|| details.other_kind().map(str::to_owned));
+    match kind {
+        Some(kind) => Err(Error::UnsupportedCredential {
+            service: target.service.clone(),
+            connection_name: target.connection_name.clone(),
+            kind,
+        }),
+        None => Ok(None),
     }
 }
 

@@ -2,10 +2,11 @@
 
 use tokio::time::Instant;
 
-use super::Broker;
+use super::{Broker, Target};
 use crate::account::AccountStatus;
-use crate::error::{AuthorizationRequired, Error};
+use crate::error::{AuthorizationRequired, Error, PendingVerification};
 use crate::scalekit::Endpoint;
+use crate::scalekit::model::ConnectedAccount;
 use crate::timefmt::{parse_rfc3339, saturating_after};
 use crate::token::AccessToken;
 use crate::wait::WaitOptions;
@@ -33,32 +34,106 @@ impl Broker {
     /// The outcomes are distinct: `Ok(token)` once authorized; [`Error::LinkExpired`] when the link expired
     /// first (ask for a new one with [`Broker::authorization_link`]); [`Error::WaitTimedOut`] when
     /// [`WaitOptions::timeout`] passed first. Without a timeout the deadline is the link's expiry.
+    ///
+    /// An account that reaches `PENDING_VERIFICATION` has been through the link: from then on the link's
+    /// expiry no longer ends the wait, and a wait that ends before verification completes returns
+    /// [`Error::VerificationPending`] (no new link is wanted then).
     pub async fn wait_for_authorization(
         &self,
         auth: &AuthorizationRequired,
         options: &WaitOptions,
     ) -> Result<AccessToken, Error> {
         let target = self.resolve(&auth.service, Some(&auth.identifier))?;
+        let mut target = target;
+        target.identifier_source = auth.identifier_source.clone();
         let start = Instant::now();
         let link_deadline = auth.expires_in().map(|left| saturating_after(start, left));
         let timeout_deadline = options.timeout.map(|t| saturating_after(start, t));
-        let deadline = match (link_deadline, timeout_deadline) {
-            (Some(l), Some(t)) => l.min(t),
-            (l, t) => l.or(t).unwrap_or(start + crate::wait::DEFAULT_TIMEOUT),
+        // Re-authorizing an account that is already active is seen as a change of its `updated_at`. Decision
+        // (wire audit, row 15): Scalekit also changes it when it refreshes the token, which can end such a
+        // wait early; the token handed out is good either way, so this is accepted.
+        let reauthorized = |a: &ConnectedAccount| {
+            !auth.status.is_active()
+                || a.updated_at.as_deref().and_then(parse_rfc3339) != auth.account_updated_at
         };
-        let link_expires_first = link_deadline.is_some_and(|l| l <= deadline);
+        match self
+            .poll(
+                &target,
+                start,
+                link_deadline,
+                timeout_deadline,
+                options,
+                reauthorized,
+            )
+            .await?
+        {
+            Polled::Active(token) => Ok(token),
+            Polled::Verifying => Err(pending(target)),
+            Polled::Deadline
+                if link_deadline.is_some_and(|l| timeout_deadline.is_none_or(|t| l <= t)) =>
+            {
+                Err(Error::LinkExpired(Box::new(auth.clone())))
+            }
+            Polled::Deadline => Err(timed_out(target, start)),
+        }
+    }
+
+    /// Waits, polling Scalekit, until the account of `service` is active, then returns its token; never asks
+    /// for a link. For a caller that relayed a link earlier (another process, another turn of a chat) and
+    /// now waits for the user: [`Error::WaitTimedOut`] or [`Error::VerificationPending`] when
+    /// [`WaitOptions::timeout`] (default 2 minutes) passes first.
+    pub async fn wait_until_active(
+        &self,
+        service: &str,
+        identifier: Option<&str>,
+        options: &WaitOptions,
+    ) -> Result<AccessToken, Error> {
+        let target = self.resolve(service, identifier)?;
+        let start = Instant::now();
+        let deadline = saturating_after(
+            start,
+            options.timeout.unwrap_or(crate::wait::DEFAULT_TIMEOUT),
+        );
+        // Already active: no wait at all.
+        match self.token(&target).await {
+            Ok(token) => return Ok(token),
+            Err(Error::AuthorizationRequired(_) | Error::VerificationPending(_)) => {}
+            Err(e) => return Err(e),
+        }
+        match self
+            .poll(&target, start, None, Some(deadline), options, |_| true)
+            .await?
+        {
+            Polled::Active(token) => Ok(token),
+            Polled::Verifying => Err(pending(target)),
+            Polled::Deadline => Err(timed_out(target, start)),
+        }
+    }
+
+    /// Polls the account's details until it is active and `done` agrees, or a deadline passes. Reaching
+    /// `PENDING_VERIFICATION` lifts the link's deadline (the user has been through the link).
+    async fn poll(
+        &self,
+        target: &Target,
+        start: Instant,
+        link_deadline: Option<Instant>,
+        timeout_deadline: Option<Instant>,
+        options: &WaitOptions,
+        done: impl Fn(&ConnectedAccount) -> bool,
+    ) -> Result<Polled, Error> {
+        let default = saturating_after(start, crate::wait::DEFAULT_TIMEOUT);
+        let mut verifying = false;
         loop {
+            let deadline = match (link_deadline.filter(|_| !verifying), timeout_deadline) {
+                (Some(l), Some(t)) => l.min(t),
+                (l, t) => l.or(t).unwrap_or(default),
+            };
             let now = Instant::now();
             if now >= deadline {
-                return Err(if link_expires_first {
-                    Error::LinkExpired(Box::new(auth.clone()))
+                return Ok(if verifying {
+                    Polled::Verifying
                 } else {
-                    Error::WaitTimedOut {
-                        service: target.service,
-                        connection_name: target.connection_name,
-                        identifier: target.identifier,
-                        waited: now - start,
-                    }
+                    Polled::Deadline
                 });
             }
             tokio::time::sleep_until((now + options.poll_interval).min(deadline)).await;
@@ -79,19 +154,46 @@ impl Broker {
                 Err(Error::Unavailable { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let done = account.is_some_and(|a| {
-                AccountStatus::from_wire(a.status.as_deref()).is_active()
-                    && (!auth.status.is_active()
-                        || a.updated_at.as_deref().and_then(parse_rfc3339)
-                            != auth.account_updated_at)
-            });
-            if done {
-                self.flight(&target).invalidate(|_| true).await;
-                match self.token(&target).await {
-                    Err(Error::AuthorizationRequired(_)) => continue,
-                    other => return other,
+            let Some(account) = account else { continue };
+            match AccountStatus::from_wire(account.status.as_deref()) {
+                AccountStatus::PendingVerification => verifying = true,
+                AccountStatus::Active if done(&account) => {
+                    self.forget(target).await;
+                    match self.token(target).await {
+                        Err(Error::AuthorizationRequired(_) | Error::VerificationPending(_)) => {
+                            continue;
+                        }
+                        other => return other.map(Polled::Active),
+                    }
                 }
+                _ => {}
             }
         }
+    }
+}
+
+/// How a poll ended.
+enum Polled {
+    Active(AccessToken),
+    /// The deadline passed while the account waited for verification.
+    Verifying,
+    Deadline,
+}
+
+fn pending(target: Target) -> Error {
+    Error::VerificationPending(Box::new(PendingVerification {
+        service: target.service,
+        connection_name: target.connection_name,
+        identifier: target.identifier,
+        identifier_source: target.identifier_source,
+    }))
+}
+
+fn timed_out(target: Target, start: Instant) -> Error {
+    Error::WaitTimedOut {
+        service: target.service,
+        connection_name: target.connection_name,
+        identifier: target.identifier,
+        waited: start.elapsed(),
     }
 }

@@ -245,16 +245,7 @@ fn create(s: &mut State, args: &HashMap<String, String>) -> Reply {
         Ok(k) => k,
         Err(reply) => return *reply,
     };
-    if !args.contains_key("connected_account") {
-        return json_reply(
-            StatusCode::BAD_REQUEST,
-            &error_body(
-                3,
-                "INVALID_ARGUMENT",
-                "connected_account: value is required",
-            ),
-        );
-    }
+    // `connected_account` (and its `authorization_details`) is optional since 2026-03 (wire audit, row 8).
     if !s.connections.contains_key(&key.0) {
         return unknown_connection(&key.0);
     }

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 mod authorization;
 mod config;
+mod verification;
 
 pub use authorization::{ApiError, AuthorizationRequired};
 pub use config::{ConfigError, CredentialsError};
+pub use verification::{PendingVerification, VerificationError};
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -26,6 +28,29 @@ pub enum Error {
     /// [`AuthorizationRequired::url`] to the user before [`AuthorizationRequired::expires_at`].
     #[error(transparent)]
     AuthorizationRequired(Box<AuthorizationRequired>),
+
+    /// The user approved; the account waits for user verification (`PENDING_VERIFICATION`). See
+    /// [`PendingVerification`] for what completes it.
+    #[error(transparent)]
+    VerificationPending(Box<PendingVerification>),
+
+    /// Completing user verification failed.
+    #[error(transparent)]
+    Verification(#[from] VerificationError),
+
+    /// The account is `ACTIVE`, but the access token Scalekit holds expired and asking again gave no fresh
+    /// one: Scalekit could not refresh it. The user must authorize again.
+    #[error(
+        "{service} (connection {connection_name}, identifier {identifier}) is ACTIVE, but its access token          expired and Scalekit gave no fresh one"
+    )]
+    TokenExpired {
+        /// The service asked for.
+        service: String,
+        /// Its Scalekit connection name.
+        connection_name: String,
+        /// The identifier of the connected account.
+        identifier: String,
+    },
 
     /// While waiting for the user, the authorization link expired before they used it. Ask for a new one.
     #[error("the authorization link for {} expired before it was used; ask for a new one", .0.service)]
@@ -125,6 +150,12 @@ pub enum Error {
 pub enum ErrorKind {
     /// The user must authorize (exit 3).
     AuthorizationRequired,
+    /// The user approved; verification is pending (exit 3).
+    VerificationPending,
+    /// The account's token expired and Scalekit could not refresh it; authorize again (exit 3).
+    TokenExpired,
+    /// Completing user verification failed: wrong user, flow expired or used, state refused (exit 8).
+    VerificationFailed,
     /// `connections.json` missing, or the service not in it (exit 4).
     NotConfigured,
     /// `connections.json` or a name in it is invalid (exit 4).
@@ -150,6 +181,9 @@ impl ErrorKind {
     pub fn code(self) -> &'static str {
         match self {
             Self::AuthorizationRequired => "authorization_required",
+            Self::VerificationPending => "verification_pending",
+            Self::TokenExpired => "token_expired",
+            Self::VerificationFailed => "verification_failed",
             Self::NotConfigured => "not_configured",
             Self::InvalidConfig => "invalid_config",
             Self::CredentialsMissing => "credentials_missing",
@@ -170,6 +204,9 @@ impl Error {
             Self::AuthorizationRequired(_) | Self::LinkExpired(_) | Self::WaitTimedOut { .. } => {
                 ErrorKind::AuthorizationRequired
             }
+            Self::VerificationPending(_) => ErrorKind::VerificationPending,
+            Self::Verification(_) => ErrorKind::VerificationFailed,
+            Self::TokenExpired { .. } => ErrorKind::TokenExpired,
             Self::Config(e) => match e {
                 ConfigError::ConnectionsNotFound { .. }
                 | ConfigError::UnknownService { .. }
@@ -191,6 +228,24 @@ impl Error {
     pub fn hint(&self) -> String {
         match self {
             Self::AuthorizationRequired(a) | Self::LinkExpired(a) => a.message(),
+            Self::VerificationPending(p) => p.message(),
+            Self::TokenExpired { service, .. } => {
+                format!("authorize it again: get-token authorize {service}")
+            }
+            Self::Verification(VerificationError::WrongUser { .. }) => {
+                "the link must be approved by the user it was made for: send it to them, or authorize with their \
+                 identifier (--identifier)"
+                    .into()
+            }
+            Self::Verification(VerificationError::Refused(_)) => {
+                "check that the account was approved with a link from this installation, then authorize again"
+                    .into()
+            }
+            Self::Verification(_) => {
+                "authorize again for a new link (get-token authorize SERVICE), and pass on the address the \
+                 browser shows after approving, unchanged"
+                    .into()
+            }
             Self::WaitTimedOut { service, .. } => {
                 format!("ask the user to open the authorization link, then run `get-token {service}` again")
             }

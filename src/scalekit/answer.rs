@@ -36,7 +36,7 @@ pub(super) fn refusal(url: &Url, endpoint: Endpoint, answer: &Answer) -> Error {
 
 /// The error in an answer. Its body was scrubbed of secrets when it arrived ([`super::scrub`]); here every
 /// string kept is made one printable line.
-pub(super) fn api_error(endpoint: Endpoint, answer: &Answer) -> ApiError {
+pub(crate) fn api_error(endpoint: Endpoint, answer: &Answer) -> ApiError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
     let (code, error_code, message) = match parsed {
         Some(b) => (
@@ -132,6 +132,21 @@ fn trusted_link(link: &str, env: &Url) -> Result<Url, String> {
         ));
     }
     Ok(url)
+}
+
+/// Where to send a browser after verification, if Scalekit's answer names a safe place: `https`, no user
+/// name, no tricks, at most [`MAX_LINK_CHARS`]. Anything else is dropped (the browser stays on our page).
+pub(super) fn safe_redirect(raw: &str) -> Option<Url> {
+    let raw = raw.trim();
+    if raw.is_empty()
+        || raw.chars().count() > MAX_LINK_CHARS
+        || raw.contains(|c: char| c == '\\' || c.is_whitespace() || c.is_control() || !c.is_ascii())
+    {
+        return None;
+    }
+    let url = Url::parse(raw).ok()?;
+    (url.scheme() == "https" && url.username().is_empty() && url.password().is_none())
+        .then_some(url)
 }
 
 pub(crate) fn parse<T: DeserializeOwned>(endpoint: Endpoint, body: &[u8]) -> Result<T, Error> {

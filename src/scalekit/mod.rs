@@ -14,7 +14,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::config::Credentials;
-use crate::error::Error;
+use crate::error::{Error, VerificationError};
 use crate::flight::Flight;
 use answer::refusal;
 pub(crate) use answer::{MagicLink, magic_link_from, parse};
@@ -29,13 +29,16 @@ pub(crate) enum Endpoint {
     Create,
     MagicLink,
     Delete,
+    UserVerify,
 }
 
 impl Endpoint {
     fn method(self) -> Method {
         match self {
             Self::Auth | Self::Details => Method::GET,
-            Self::Token | Self::Create | Self::MagicLink | Self::Delete => Method::POST,
+            Self::Token | Self::Create | Self::MagicLink | Self::Delete | Self::UserVerify => {
+                Method::POST
+            }
         }
     }
 
@@ -47,6 +50,7 @@ impl Endpoint {
             Self::Create => "api/v1/connected_accounts",
             Self::MagicLink => "api/v1/connected_accounts/magic_link",
             Self::Delete => "api/v1/connected_accounts:delete",
+            Self::UserVerify => "api/v1/connected_accounts/user/verify",
         }
     }
 
@@ -59,6 +63,7 @@ impl Endpoint {
             Self::Create => "POST /api/v1/connected_accounts",
             Self::MagicLink => "POST /api/v1/connected_accounts/magic_link",
             Self::Delete => "POST /api/v1/connected_accounts:delete",
+            Self::UserVerify => "POST /api/v1/connected_accounts/user/verify",
         }
     }
 }
@@ -133,12 +138,10 @@ impl Client {
         connector: &str,
         identifier: &str,
     ) -> Result<Option<ConnectedAccount>, Error> {
-        // An empty oauth_token satisfies both the old proto (authorization_details required) and the new one.
-        let body = serde_json::json!({
-            "connector": connector,
-            "identifier": identifier,
-            "connected_account": {"authorization_details": {"oauth_token": {}}},
-        });
+        // Decision (wire audit, row 8): no `connected_account` at all, as Scalekit's Python SDK sends since it
+        // made `authorization_details` optional (2026-03); an empty `oauth_token` would claim an OAuth
+        // credential for connections of other kinds.
+        let body = serde_json::json!({"connector": connector, "identifier": identifier});
         let answer = self.call(Endpoint::Create, &[], Some(&body)).await?;
         match answer.status {
             s if s.is_success() => self.account_from(Endpoint::Create, &answer).map(Some),
@@ -151,12 +154,19 @@ impl Client {
         }
     }
 
+    /// A magic link; with `verify`, the `user_verify_url` Scalekit sends the browser to after the user
+    /// approves, and the `state` it hands back there (user verification, Custom mode).
     pub(crate) async fn magic_link(
         &self,
         connector: &str,
         identifier: &str,
+        verify: Option<(&Url, &str)>,
     ) -> Result<MagicLink, Error> {
-        let body = serde_json::json!({"connector": connector, "identifier": identifier});
+        let mut body = serde_json::json!({"connector": connector, "identifier": identifier});
+        if let Some((url, state)) = verify {
+            body["user_verify_url"] = url.as_str().into();
+            body["state"] = state.into();
+        }
         let answer = self.call(Endpoint::MagicLink, &[], Some(&body)).await?;
         if !answer.status.is_success() {
             return Err(refusal(
@@ -179,6 +189,43 @@ impl Client {
                 Endpoint::Delete,
                 &answer,
             )),
+        }
+    }
+
+    /// Confirms the user of a pending verification: the redirect URL Scalekit names next, when it is safe.
+    pub(crate) async fn verify_user(
+        &self,
+        target: &crate::Target,
+        auth_request_id: &str,
+    ) -> Result<Option<Url>, Error> {
+        let endpoint = Endpoint::UserVerify;
+        let body = serde_json::json!({
+            "auth_request_id": auth_request_id,
+            "identifier": target.identifier,
+        });
+        let answer = self.call(endpoint, &[], Some(&body)).await?;
+        let (service, identifier) = (target.service.clone(), target.identifier.clone());
+        match answer.status {
+            s if s.is_success() => {
+                let parsed: model::VerifyBody = parse(endpoint, &answer.body)?;
+                Ok(parsed
+                    .post_user_verify_redirect_url
+                    .and_then(|u| answer::safe_redirect(&u)))
+            }
+            StatusCode::FORBIDDEN => Err(VerificationError::WrongUser {
+                service,
+                identifier,
+            }
+            .into()),
+            StatusCode::NOT_FOUND => Err(VerificationError::FlowExpired {
+                service,
+                identifier,
+            }
+            .into()),
+            s if s.is_client_error() => {
+                Err(VerificationError::Refused(answer::api_error(endpoint, &answer)).into())
+            }
+            _ => Err(refusal(&self.url(endpoint), endpoint, &answer)),
         }
     }
 

@@ -63,7 +63,8 @@ pub(crate) struct ConnectedAccount {
 pub(crate) struct AuthorizationDetails {
     pub(crate) oauth_token: Option<OauthToken>,
     pub(crate) static_auth: Option<IgnoredAny>,
-    pub(crate) google_dwd: Option<IgnoredAny>,
+    /// Google domain-wide delegation: an OAuth access token from the jwt-bearer grant, in the same shape.
+    pub(crate) google_dwd: Option<OauthToken>,
     pub(crate) trusted_idp: Option<IgnoredAny>,
 }
 
@@ -87,6 +88,22 @@ pub(crate) struct OauthToken {
     pub(crate) access_token: Option<SecretString>,
     #[serde(deserialize_with = "lines")]
     pub(crate) scopes: Option<Vec<String>>,
+    /// Only in `google_dwd`; an `oauth_token`'s expiry is the account's `token_expires_at`.
+    pub(crate) token_expires_at: Option<String>,
+}
+
+impl OauthToken {
+    pub(crate) fn has_token(&self) -> bool {
+        self.access_token
+            .as_ref()
+            .is_some_and(|t| !secrecy::ExposeSecret::expose_secret(t).is_empty())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct VerifyBody {
+    pub(crate) post_user_verify_redirect_url: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,6 +12,7 @@ pub(crate) const NOT_CONFIGURED: u8 = 4;
 pub(crate) const CREDENTIALS: u8 = 5;
 pub(crate) const REFUSED: u8 = 6;
 pub(crate) const UNAVAILABLE: u8 = 7;
+pub(crate) const VERIFICATION_FAILED: u8 = 8;
 
 /// The table printed in `--help`; keep it in step with the constants above and the README.
 pub(crate) const TABLE: &str = "\
@@ -19,17 +20,22 @@ Exit codes:
   0  token printed
   1  unexpected error
   2  usage error (bad arguments)
-  3  authorization required: the link and its expiry are on stderr (or in --json)
+  3  the user must act: authorize (the link and its expiry are on stderr, or in --json), finish a
+     pending verification, or authorize again after a token Scalekit could not refresh
   4  service or connections.json not configured or invalid
   5  Scalekit credentials missing or rejected
   6  Scalekit refused the request (for example the connection name does not exist)
   7  network trouble or Scalekit unavailable
+  8  user verification failed: wrong user, flow expired or used, or the address refused
 status: 0 when every service is ready, 3 when any needs authorization.
 exec: the command's own exit code; 126 it cannot be run, 127 not found.";
 
 pub(crate) fn code_for(error: &Error) -> u8 {
     match error.kind() {
-        ErrorKind::AuthorizationRequired => AUTHORIZATION_REQUIRED,
+        ErrorKind::AuthorizationRequired
+        | ErrorKind::VerificationPending
+        | ErrorKind::TokenExpired => AUTHORIZATION_REQUIRED,
+        ErrorKind::VerificationFailed => VERIFICATION_FAILED,
         ErrorKind::NotConfigured | ErrorKind::InvalidConfig => NOT_CONFIGURED,
         ErrorKind::CredentialsMissing | ErrorKind::CredentialsRejected => CREDENTIALS,
         ErrorKind::ScalekitRefused | ErrorKind::UnsupportedCredential => REFUSED,

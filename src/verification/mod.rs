@@ -1,0 +1,106 @@
+//! User verification (Scalekit's Custom mode): after the user approves at the provider, Scalekit sends the
+//! browser to the app's `user_verify_url` with an `auth_request_id` and the `state` the link was made with,
+//! and the account stays `PENDING_VERIFICATION` until the app confirms the user with
+//! `POST /api/v1/connected_accounts/user/verify`. [`Broker::complete_verification`] is that step.
+
+pub(crate) mod state;
+
+use std::time::SystemTime;
+
+use url::Url;
+
+use crate::Broker;
+use crate::error::{Error, VerificationError};
+
+/// Verification done: the account is active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// The service whose account was verified.
+    pub service: String,
+    /// Its Scalekit connection name.
+    pub connection_name: String,
+    /// The identifier of the connected account.
+    pub identifier: String,
+    /// Where Scalekit says to send the user's browser next, when it names a place that is safe to go to
+    /// (`https`, no user name).
+    pub redirect: Option<Url>,
+}
+
+impl Broker {
+    /// Completes user verification from the address the browser was sent to after the user approved
+    /// (`...?auth_request_id=...&state=...`), as the user pasted it back or a listener received it.
+    ///
+    /// The `state` is checked here first, in constant time: made by this installation (a MAC keyed from the
+    /// client secret), for a configured service and its connection, and not expired. Only then is Scalekit
+    /// asked. Outcomes: `Ok(Verified)`; [`VerificationError::InvalidState`] (nothing sent);
+    /// [`VerificationError::WrongUser`] (403); [`VerificationError::FlowExpired`] (404, also a flow already
+    /// completed and gone). Repeating a completed verification while Scalekit still knows it succeeds again.
+    ///
+    /// ```no_run
+    /// # async fn run(broker: tokenbroker::Broker) -> Result<(), tokenbroker::Error> {
+    /// let done = broker
+    ///     .complete_verification("http://127.0.0.1:53682/verify?auth_request_id=ar_1&state=tbv1...")
+    ///     .await?;
+    /// println!("{} is connected", done.service);
+    /// # Ok(()) }
+    /// ```
+    pub async fn complete_verification(&self, address: &str) -> Result<Verified, Error> {
+        let invalid = |reason: &str| VerificationError::InvalidState {
+            reason: reason.to_owned(),
+        };
+        let url = Url::parse(address.trim())
+            .map_err(|_| invalid("it is not a URL; pass the whole address the browser showed"))?;
+        let (mut auth_request_id, mut state) = (None, None);
+        for (key, value) in url.query_pairs() {
+            match key.as_ref() {
+                "auth_request_id" => auth_request_id = Some(value.into_owned()),
+                "state" => state = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        match (auth_request_id, state) {
+            (Some(id), Some(state)) => self.complete_verification_with(&id, &state).await,
+            _ => Err(invalid(
+                "it has no auth_request_id and state; pass the whole address the browser showed after approving",
+            )
+            .into()),
+        }
+    }
+
+    /// [`Broker::complete_verification`] from the two values of the redirect.
+    pub async fn complete_verification_with(
+        &self,
+        auth_request_id: &str,
+        state: &str,
+    ) -> Result<Verified, Error> {
+        let invalid = |reason: String| Error::from(VerificationError::InvalidState { reason });
+        if auth_request_id.is_empty()
+            || auth_request_id.len() > 1000
+            || auth_request_id.chars().any(crate::text::is_unsafe)
+        {
+            return Err(invalid(
+                "the auth_request_id is empty, too long or not printable".into(),
+            ));
+        }
+        let claims = state::parse(state).map_err(|r| invalid(format!("the state: {r}")))?;
+        let target = self
+            .resolve(&claims.service, Some(&claims.identifier))
+            .map_err(|e| {
+                invalid(format!(
+                    "the state names an account not configured here ({e})"
+                ))
+            })?;
+        self.state_key()
+            .check(&claims, &target.connection_name, SystemTime::now())
+            .map_err(|r| invalid(format!("the state: {r}")))?;
+        let redirect = self.client().verify_user(&target, auth_request_id).await?;
+        self.forget(&target).await;
+        Ok(Verified {
+            service: target.service,
+            connection_name: target.connection_name,
+            identifier: target.identifier,
+            redirect,
+        })
+    }
+}
