@@ -45,6 +45,7 @@ pub struct Builder {
     timeout: Option<Option<Duration>>,
     connect_timeout: Option<Duration>,
     user_verify_url: Option<url::Url>,
+    default_user_verify_url: Option<url::Url>,
 }
 
 impl Builder {
@@ -121,6 +122,13 @@ impl Builder {
         self
     }
 
+    /// The `user_verify_url` to use when neither [`Builder::user_verify_url`] nor `$SCALEKIT_USER_VERIFY_URL`
+    /// gives one (`get-token` passes its loopback listener's address).
+    pub fn default_user_verify_url(mut self, url: url::Url) -> Self {
+        self.default_user_verify_url = Some(url);
+        self
+    }
+
     /// The time limit for opening a connection (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
@@ -188,7 +196,7 @@ impl Builder {
         };
         let verify_url = match self.user_verify_url {
             Some(url) => Some(url),
-            None => verify_url_from(&sources)?,
+            None => verify_url_from(&sources)?.or(self.default_user_verify_url),
         };
         let state_key = StateKey::new(credentials.client_secret(), credentials.env_url());
         Ok(Broker {

@@ -34,7 +34,7 @@ pub(crate) async fn authorize(
         // The link on stdout at once, so a script can hand it on while this process waits.
         output::print(format!("{}\n", auth.url));
     }
-    match fetch::wait_for(&broker, auth, limit, global).await {
+    match fetch::wait_listening(&broker, auth, limit, global).await {
         Ok(token) => {
             if global.json {
                 output::print_json(json!({
@@ -50,6 +50,34 @@ pub(crate) async fn authorize(
             exit::OK
         }
         Err(e) => report::fail(global, Some(service), &e),
+    }
+}
+
+/// `get-token verify ADDRESS`: finishes a verification from the address the user copied back.
+pub(crate) async fn verify(global: &Global, address: &str) -> u8 {
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return report::fail(global, None, &e),
+    };
+    match broker.complete_verification(address).await {
+        Ok(done) => {
+            if global.json {
+                output::print_json(json!({
+                    "status": "ok",
+                    "service": done.service,
+                    "connection_name": done.connection_name,
+                    "identifier": done.identifier,
+                    "account_status": "ACTIVE",
+                }));
+            } else {
+                global.tell(&format!(
+                    "get-token: {} is verified and connected; `get-token {}` gives its token.",
+                    done.service, done.service
+                ));
+            }
+            exit::OK
+        }
+        Err(e) => report::fail(global, None, &e),
     }
 }
 

@@ -88,6 +88,17 @@ pub(crate) struct Global {
     /// Print nothing on stderr (the exit code still tells what happened).
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+
+    /// The loopback port Scalekit sends the browser to after the user approves (user verification), where
+    /// waiting commands listen [default: 53117, or $TOKENBROKER_VERIFY_PORT].
+    #[arg(
+        long,
+        value_name = "PORT",
+        global = true,
+        env = "TOKENBROKER_VERIFY_PORT",
+        hide_env_values = true
+    )]
+    pub(crate) verify_port: Option<u16>,
 }
 
 /// Waiting for the user to authorize.
@@ -150,6 +161,33 @@ pub(crate) enum Command {
         yes: bool,
         #[command(flatten)]
         who: Who,
+    },
+    /// Wait for the user to finish authorizing, never asking for a new link meanwhile; print the token(s) as
+    /// `get-token SERVICE` does. When the time is up, ask for exactly one fresh link and exit 3 with it, to
+    /// relay before running `wait` again. Made for agents, whose tool calls are cut at about two minutes.
+    Wait {
+        /// The services to wait for.
+        #[arg(value_name = "SERVICE", required = true)]
+        services: Vec<String>,
+        /// How long to wait, in seconds.
+        #[arg(long = "for", value_name = "SECONDS", default_value_t = 110, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        seconds: u64,
+        /// Include the token itself in --json output.
+        #[arg(long, requires = "json")]
+        show_token: bool,
+        /// Output format, as for `get-token SERVICE`.
+        #[arg(long, value_enum, default_value_t = Format::Plain)]
+        format: Format,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Finish user verification with the address the browser showed after the user approved
+    /// (http://127.0.0.1:.../tokenbroker/verify?auth_request_id=...&state=...), when it could not reach this
+    /// machine (the user approved on a phone, say) and they copied it back.
+    Verify {
+        /// The whole address, quoted.
+        #[arg(value_name = "ADDRESS")]
+        address: String,
     },
     /// Show or edit connections.json (written atomically; other entries and their order are kept).
     Config {

@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::args::{Global, Wait};
+use crate::listener::{self, Listener};
 use crate::{output, report};
 
 /// At most this many services are worked on at once, whatever connections.json holds: a command must not
@@ -56,7 +57,8 @@ pub(crate) fn check_wait_syntax(services: &[String], wait: &Wait) -> Result<(), 
     }
 }
 
-/// Tokens for `services`, fetched concurrently on one broker (one HTTP connection, one API token).
+/// Tokens for `services`, fetched concurrently on one broker (one HTTP connection, one API token); with
+/// `wait`, waiting for the user (and listening for the verification redirect) where one must act.
 pub(crate) async fn tokens(
     broker: &Broker,
     services: &[String],
@@ -64,7 +66,7 @@ pub(crate) async fn tokens(
     wait: Option<Duration>,
     global: &Global,
 ) -> Vec<Result<AccessToken, Error>> {
-    each(services, |service| {
+    let work = each(services, |service| {
         let (broker, identifier, global) = (
             broker.clone(),
             identifier.map(str::to_owned),
@@ -79,11 +81,118 @@ pub(crate) async fn tokens(
                 (Err(Error::AuthorizationRequired(auth)), Some(limit)) => {
                     wait_for(&broker, *auth, limit, &global).await
                 }
+                (Err(Error::VerificationPending(p)), Some(limit)) => {
+                    global.tell(&report::describe(
+                        Some(&service),
+                        &Error::VerificationPending(p),
+                    ));
+                    let options = WaitOptions::default().timeout(limit);
+                    broker
+                        .wait_until_active(&service, identifier.as_deref(), &options)
+                        .await
+                }
                 (other, _) => other,
             }
         }
+    });
+    match wait {
+        Some(_) => with_listener(broker, global, services.len(), work).await,
+        None => work.await,
+    }
+}
+
+/// `get-token wait`: waits up to `limit` without asking for links; when the time is up, exactly one fresh
+/// link per service still waiting for a click.
+pub(crate) async fn wait_only(
+    broker: &Broker,
+    services: &[String],
+    identifier: Option<&str>,
+    limit: Duration,
+    global: &Global,
+) -> Vec<Result<AccessToken, Error>> {
+    let work = each(services, |service| {
+        let (broker, identifier) = (broker.clone(), identifier.map(str::to_owned));
+        async move {
+            let options = WaitOptions::default().timeout(limit);
+            match broker
+                .wait_until_active(&service, identifier.as_deref(), &options)
+                .await
+            {
+                Err(Error::WaitTimedOut { .. }) => {
+                    match broker
+                        .authorization_link(&service, identifier.as_deref())
+                        .await
+                    {
+                        Ok(auth) => Err(Error::AuthorizationRequired(Box::new(auth))),
+                        Err(e) => Err(e),
+                    }
+                }
+                other => other,
+            }
+        }
+    });
+    global.tell(&format!(
+        "get-token: waiting up to {} s for {} (Ctrl-C to stop).",
+        limit.as_secs(),
+        services.join(", ")
+    ));
+    with_listener(broker, global, services.len(), work).await
+}
+
+/// [`wait_for`] with the loopback listener beside it: for `authorize --wait`.
+pub(crate) async fn wait_listening(
+    broker: &Broker,
+    auth: AuthorizationRequired,
+    limit: Duration,
+    global: &Global,
+) -> Result<AccessToken, Error> {
+    let work = async { vec![wait_for(broker, auth, limit, global).await] };
+    let mut results = with_listener(broker, global, 1, work).await;
+    results.pop().unwrap_or_else(|| {
+        Err(Error::Protocol {
+            endpoint: "get-token",
+            detail: "the wait ended without an outcome".into(),
+        })
     })
-    .await
+}
+
+/// Runs `work` with the loopback listener beside it, when links send the browser there. A verification
+/// that fails at Scalekit (wrong user, flow expired) ends a one-service wait with that failure at once.
+async fn with_listener(
+    broker: &Broker,
+    global: &Global,
+    wanted: usize,
+    work: impl Future<Output = Vec<Result<AccessToken, Error>>>,
+) -> Vec<Result<AccessToken, Error>> {
+    let port = global.verify_port.unwrap_or(listener::DEFAULT_PORT);
+    if broker.user_verify_url() != Some(&listener::verify_url(port)) {
+        return work.await;
+    }
+    let listening = match Listener::bind(port).await {
+        Ok(l) => l,
+        Err(e) => {
+            global.tell(&format!(
+                "get-token: cannot listen on 127.0.0.1:{port} ({e}); if the browser shows an address starting \
+                 with http://127.0.0.1:{port} after approving, pass it to `get-token verify`."
+            ));
+            return work.await;
+        }
+    };
+    tokio::pin!(work);
+    let serve = listening.serve(broker, wanted);
+    tokio::pin!(serve);
+    tokio::select! {
+        results = &mut work => results,
+        failed = &mut serve => match failed {
+            Err(e) if wanted == 1 => vec![Err(e)],
+            Err(e) => {
+                global.tell(&report::describe(None, &e));
+                work.await
+            }
+            // All verified: the polls see the accounts active within a poll interval.
+            Ok(()) => work.await,
+        },
+    }
 }
 
 /// Less time than this left is not worth a new link: nobody opens and approves one that fast.
@@ -127,6 +236,7 @@ pub(crate) async fn wait_for(
             match outcome {
                 Err(Error::LinkExpired(_)) => {}
                 Err(Error::WaitTimedOut { .. }) => return Err(gave_up(auth, limit)),
+                // Approved, verification still pending at the deadline: a new link would not help.
                 other => return other,
             }
         }

@@ -1,29 +1,33 @@
-//! `get-token SERVICE...`: print tokens.
+//! `get-token SERVICE...` and `get-token wait SERVICE...`: print tokens.
+
+use std::time::Duration;
 
 use tokenbroker::{AccessToken, Error};
 
-use crate::args::{Cli, Format};
+use crate::args::{Cli, Format, Global};
 use crate::{exit, fetch, output, report};
 
+/// How tokens are printed.
+pub(crate) struct Delivery<'a> {
+    pub(crate) global: &'a Global,
+    pub(crate) format: Format,
+    pub(crate) show_token: bool,
+    pub(crate) no_newline: bool,
+}
+
 pub(crate) async fn run(cli: &Cli) -> u8 {
-    let (fetch, global) = (&cli.fetch, &cli.global);
-    let format = cli.format();
-    if fetch.no_newline && (fetch.services.len() > 1 || format != Format::Plain) {
-        return report::usage(
-            global,
-            "--no-newline only applies to one service in plain format",
-        );
-    }
-    if format == Format::Header && fetch.services.len() > 1 {
-        return report::usage(
-            global,
-            "--format header prints one Authorization header; give one service",
-        );
-    }
-    if let Err(message) = fetch::check_wait_syntax(&fetch.services, &fetch.wait) {
-        return report::usage(global, &message);
-    }
-    if let (Format::Env, Err(message)) = (format, output::distinct_env_names(&fetch.services)) {
+    let fetch = &cli.fetch;
+    let delivery = Delivery {
+        global: &cli.global,
+        format: cli.format(),
+        show_token: fetch.show_token,
+        no_newline: fetch.no_newline,
+    };
+    let global = delivery.global;
+    if let Err(message) = delivery
+        .check(&fetch.services)
+        .and_then(|()| fetch::check_wait_syntax(&fetch.services, &fetch.wait))
+    {
         return report::usage(global, &message);
     }
     let broker = crate::broker(global);
@@ -42,60 +46,110 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         }
         Err(e) => services.iter().map(|_| Err(e.clone())).collect(),
     };
-    let code = crate::first_failure(&outcomes);
-    if format == Format::Json {
-        let results: Vec<_> = services
+    delivery.deliver(&services, &outcomes)
+}
+
+/// `get-token wait`: the same output as `get-token SERVICE`, after waiting without asking for links.
+pub(crate) async fn wait(
+    delivery: &Delivery<'_>,
+    services: &[String],
+    identifier: Option<&str>,
+    seconds: u64,
+) -> u8 {
+    let global = delivery.global;
+    if let Err(message) = delivery.check(services) {
+        return report::usage(global, &message);
+    }
+    let outcomes = match crate::broker(global) {
+        Ok(broker) => {
+            fetch::wait_only(
+                &broker,
+                services,
+                identifier,
+                Duration::from_secs(seconds),
+                global,
+            )
+            .await
+        }
+        Err(e) => services.iter().map(|_| Err(e.clone())).collect(),
+    };
+    delivery.deliver(services, &outcomes)
+}
+
+impl Delivery<'_> {
+    /// Combinations that cannot be printed.
+    fn check(&self, services: &[String]) -> Result<(), String> {
+        if self.no_newline && (services.len() > 1 || self.format != Format::Plain) {
+            return Err("--no-newline only applies to one service in plain format".into());
+        }
+        if self.format == Format::Header && services.len() > 1 {
+            return Err("--format header prints one Authorization header; give one service".into());
+        }
+        if self.format == Format::Env {
+            output::distinct_env_names(services)?;
+        }
+        Ok(())
+    }
+
+    /// Prints the outcomes: the tokens (or one JSON object) on stdout, failures on stderr. The first failure
+    /// in argument order sets the exit code, and leaves stdout empty outside JSON: a script must never read
+    /// half a set of tokens.
+    fn deliver(&self, services: &[String], outcomes: &[Result<AccessToken, Error>]) -> u8 {
+        let (global, format) = (self.global, self.format);
+        let code = crate::first_failure(outcomes);
+        if format == Format::Json {
+            let results: Vec<_> = services
+                .iter()
+                .zip(outcomes)
+                .map(|(s, o)| report::json_result(s, o, self.show_token))
+                .collect();
+            let value = match <[_; 1]>::try_from(results) {
+                Ok([one]) => one,
+                Err(results) => serde_json::json!({
+                    "status": if code == exit::OK { "ok" } else { "partial" },
+                    "results": results,
+                }),
+            };
+            return if output::print_json(value) {
+                code
+            } else {
+                exit::UNEXPECTED
+            };
+        }
+        for (service, outcome) in services.iter().zip(outcomes) {
+            if let Err(e) = outcome {
+                report::report(global, service, e);
+            }
+        }
+        let tokens = services
             .iter()
-            .zip(&outcomes)
-            .map(|(s, o)| report::json_result(s, o, fetch.show_token))
-            .collect();
-        let value = match <[_; 1]>::try_from(results) {
-            Ok([one]) => one,
-            Err(results) => serde_json::json!({
-                "status": if code == exit::OK { "ok" } else { "partial" },
-                "results": results,
-            }),
+            .zip(outcomes)
+            .filter_map(|(s, o)| Some((s, o.as_ref().ok()?)));
+        let text: String = match format {
+            _ if code != exit::OK => String::new(),
+            Format::Env => tokens
+                .map(|(s, t)| {
+                    format!(
+                        "export {}={}\n",
+                        output::env_name(s),
+                        output::shell_quote(t.expose_secret())
+                    )
+                })
+                .collect(),
+            Format::Header => tokens
+                .map(|(_, t)| format!("Authorization: Bearer {}\n", t.expose_secret()))
+                .collect(),
+            Format::Plain | Format::Json => {
+                let end = if self.no_newline { "" } else { "\n" };
+                tokens
+                    .map(|(_, t)| format!("{}{end}", t.expose_secret()))
+                    .collect()
+            }
         };
-        return if output::print_json(value) {
+        if output::print(text) {
             code
         } else {
             exit::UNEXPECTED
-        };
-    }
-    for (service, outcome) in services.iter().zip(&outcomes) {
-        if let Err(e) = outcome {
-            report::report(global, service, e);
         }
-    }
-    let tokens = services
-        .iter()
-        .zip(&outcomes)
-        .filter_map(|(s, o)| Some((s, o.as_ref().ok()?)));
-    let text: String = match format {
-        // On any failure stdout stays empty: a script must never read half a set of tokens.
-        _ if code != exit::OK => String::new(),
-        Format::Env => tokens
-            .map(|(s, t)| {
-                format!(
-                    "export {}={}\n",
-                    output::env_name(s),
-                    output::shell_quote(t.expose_secret())
-                )
-            })
-            .collect(),
-        Format::Header => tokens
-            .map(|(_, t)| format!("Authorization: Bearer {}\n", t.expose_secret()))
-            .collect(),
-        Format::Plain | Format::Json => {
-            let end = if fetch.no_newline { "" } else { "\n" };
-            tokens
-                .map(|(_, t)| format!("{}{end}", t.expose_secret()))
-                .collect()
-        }
-    };
-    if output::print(text) {
-        code
-    } else {
-        exit::UNEXPECTED
     }
 }

@@ -9,6 +9,7 @@ mod exit;
 mod fetch;
 mod get;
 mod harden;
+mod listener;
 mod output;
 mod report;
 mod status;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
 
 /// `--timeout` bounds the whole command, waiting and retries included.
 async fn within_timeout(cli: Cli) -> u8 {
+    report::remember_invocation(&cli.global);
     let Some(secs) = cli.global.timeout else {
         return run(cli).await;
     };
@@ -96,6 +98,26 @@ async fn run(cli: Cli) -> u8 {
             yes,
             ref who,
         }) => account::disconnect(global, service, who.identifier.as_deref(), yes).await,
+        Some(Command::Wait {
+            ref services,
+            seconds,
+            show_token,
+            format,
+            ref who,
+        }) => {
+            let delivery = get::Delivery {
+                global,
+                format: if global.json {
+                    args::Format::Json
+                } else {
+                    format
+                },
+                show_token,
+                no_newline: false,
+            };
+            get::wait(&delivery, services, who.identifier.as_deref(), seconds).await
+        }
+        Some(Command::Verify { ref address }) => account::verify(global, address).await,
         Some(Command::Config { ref action }) => config::run(global, action),
         Some(Command::Doctor) => doctor::run(global).await,
         Some(Command::Exec {
@@ -117,9 +139,11 @@ async fn run(cli: Cli) -> u8 {
     }
 }
 
-/// The broker's settings from the global options; anything not given comes from the environment.
+/// The broker's settings from the global options; anything not given comes from the environment. Unless a
+/// hosted verify page is configured, links send the browser to get-token's loopback listener.
 fn builder(global: &Global) -> Builder {
-    let mut builder = Broker::builder();
+    let port = global.verify_port.unwrap_or(listener::DEFAULT_PORT);
+    let mut builder = Broker::builder().default_user_verify_url(listener::verify_url(port));
     if let Some(path) = &global.connections {
         builder = builder.connections_path(path);
     }

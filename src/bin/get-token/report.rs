@@ -3,7 +3,11 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokenbroker::{AccessToken, AuthorizationRequired, Error, rfc3339};
+use std::sync::OnceLock;
+
+use tokenbroker::{
+    AccessToken, AuthorizationRequired, Error, IdentifierSource, PendingVerification, rfc3339,
+};
 
 use crate::args::Global;
 use crate::output;
@@ -29,11 +33,62 @@ pub(crate) fn json_result(
             }
             v
         }
+        Err(Error::VerificationPending(p)) => json_pending(p),
         Err(e) => match e.authorization() {
             Some(auth) => json_authorization(auth),
             None => json_error(Some(service), e),
         },
     }
+}
+
+/// `get-token` with the options that say where its configuration is, as this run was given them: the start
+/// of every command suggested to run next.
+static INVOCATION: OnceLock<String> = OnceLock::new();
+
+pub(crate) fn remember_invocation(global: &Global) {
+    let mut words = vec!["get-token".to_owned()];
+    if let Some(p) = &global.connections {
+        words.push(format!(
+            "--connections {}",
+            output::shell_quote(&p.display().to_string())
+        ));
+    }
+    if let Some(p) = &global.env_file {
+        words.push(format!(
+            "--env-file {}",
+            output::shell_quote(&p.display().to_string())
+        ));
+    }
+    if let Some(port) = global.verify_port {
+        words.push(format!("--verify-port {port}"));
+    }
+    let _ = INVOCATION.set(words.join(" "));
+}
+
+/// The command to run after relaying a link: wait for this account.
+pub(crate) fn next_wait(service: &str, identifier: &str, source: &IdentifierSource) -> String {
+    let base = INVOCATION.get().map_or("get-token", String::as_str);
+    match source {
+        IdentifierSource::Explicit => format!(
+            "{base} wait {service} --identifier {}",
+            output::shell_quote(identifier)
+        ),
+        _ => format!("{base} wait {service}"),
+    }
+}
+
+/// The `verification_pending` object: what completes it, and what to run next.
+pub(crate) fn json_pending(p: &PendingVerification) -> Value {
+    json!({
+        "status": "verification_pending",
+        "service": p.service,
+        "connection_name": p.connection_name,
+        "identifier": p.identifier,
+        "account_status": "PENDING_VERIFICATION",
+        "message": p.message(),
+        "next": next_wait(&p.service, &p.identifier, &p.identifier_source),
+        "verify": format!("{} verify 'ADDRESS'", INVOCATION.get().map_or("get-token", String::as_str)),
+    })
 }
 
 /// The `authorization_required` object: the link, its deadline, and a sentence for the user.
@@ -48,13 +103,26 @@ pub(crate) fn json_authorization(auth: &AuthorizationRequired) -> Value {
         "expires_at": auth.expires_at.map(rfc3339),
         "expires_in_seconds": auth.expires_in().map(|d| d.as_secs()),
         "message": auth.message(),
+        "next": next_wait(&auth.service, &auth.identifier, &auth.identifier_source),
     })
 }
 
 /// What happened and what to do, for people, on stderr.
 pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
+    if let Error::VerificationPending(p) = error {
+        return format!(
+            "get-token: {p}.\n{}\nIf the user sends you that address: get-token verify 'ADDRESS'. To wait here \
+             instead: {}",
+            p.message(),
+            next_wait(&p.service, &p.identifier, &p.identifier_source)
+        );
+    }
     match error.authorization() {
-        Some(auth) => format!("{}\nThen run the command again.", authorization(auth)),
+        Some(auth) => format!(
+            "{}\nThen run: {}",
+            authorization(auth),
+            next_wait(&auth.service, &auth.identifier, &auth.identifier_source)
+        ),
         None => {
             let prefix = service.map(|s| format!("{s}: ")).unwrap_or_default();
             format!("get-token: {prefix}error: {error}\nhint: {}", error.hint())
