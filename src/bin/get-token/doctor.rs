@@ -95,6 +95,36 @@ pub(crate) async fn run(global: &Global) -> u8 {
     }
 }
 
+/// What doctor can say about user verification. Scalekit does not report an environment's mode through
+/// its API, so this says what links will do, and what each mode needs.
+fn verification(broker: &tokenbroker::Broker) -> Check {
+    let modes = "Scalekit's User Verification mode (dashboard: AgentKit > User Verification) is not visible \
+                 through its API. Custom: after approving, the browser is sent to the address below, and \
+                 get-token completes the verification (its listener while `get-token wait` or --wait runs on \
+                 the machine with the browser; elsewhere the user copies the address back for `get-token \
+                 verify`). Scalekit users only: whoever approves must be signed in to the Scalekit dashboard \
+                 as a member of the workspace. Disabled (older environments only): approving is enough. An \
+                 account in PENDING_VERIFICATION shows that the environment verifies users.";
+    match broker.user_verify_url() {
+        Some(url) if url.host_str() == Some("127.0.0.1") => Check::pass(
+            "user verification",
+            format!("links send the browser to get-token's listener at {url}. {modes}"),
+        ),
+        Some(url) => Check::pass(
+            "user verification",
+            format!(
+                "links send the browser to {url} (SCALEKIT_USER_VERIFY_URL), which must complete it. {modes}"
+            ),
+        ),
+        None => Check::warning(
+            "user verification",
+            &format!(
+                "links carry no user_verify_url: in Custom mode no account can become active. {modes}"
+            ),
+        ),
+    }
+}
+
 async fn checks(global: &Global) -> Vec<Check> {
     let mut checks = Vec::new();
     // connections.json is looked at first but reported last, after the credentials it does not depend on.
@@ -180,6 +210,7 @@ async fn checks(global: &Global) -> Vec<Check> {
         }
     }
     checks.push(connections_check);
+    checks.push(verification(&broker));
     let services: Vec<String> = broker.connections().services().map(str::to_owned).collect();
     let accounts = fetch::each(&services, |service| {
         let broker = broker.clone();
@@ -204,7 +235,7 @@ async fn checks(global: &Global) -> Vec<Check> {
                     target.identifier,
                     target.identifier_source
                 ),
-                format!("authorize it: get-token authorize {service} --wait"),
+                crate::status::fix_for(service, info.as_ref()),
                 exit::AUTHORIZATION_REQUIRED,
             ),
             Err(e) => Check::fail(service, &e),

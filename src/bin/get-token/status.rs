@@ -1,7 +1,7 @@
 //! `get-token status`: each account's state at Scalekit, never a token.
 
 use serde_json::{Value, json};
-use tokenbroker::{AccountInfo, Error, Target, rfc3339};
+use tokenbroker::{AccountInfo, AccountStatus, Error, Target, rfc3339};
 
 use crate::args::Global;
 use crate::{exit, fetch, output, report};
@@ -54,6 +54,15 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
                 report::report(global, service, e);
             }
         }
+        for (target, info) in rows.iter().flatten() {
+            if !info.as_ref().is_some_and(|i| i.status.is_active()) {
+                global.tell(&format!(
+                    "get-token: {}: {}",
+                    target.service,
+                    fix_for(&target.service, info.as_ref())
+                ));
+            }
+        }
         if services.is_empty() {
             global.tell(
                 "get-token: no services configured; add one with `get-token config add SERVICE CONNECTION_NAME`",
@@ -77,6 +86,19 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
         code
     } else {
         exit::UNEXPECTED
+    }
+}
+
+/// What makes a service that is not ready ready.
+pub(crate) fn fix_for(service: &str, info: Option<&AccountInfo>) -> String {
+    match info.map(|i| &i.status) {
+        Some(AccountStatus::PendingVerification) => format!(
+            "finish the verification: if the browser showed an address starting with http://127.0.0.1 after \
+             approving, run get-token verify 'ADDRESS'; or run get-token wait {service} on the machine where the \
+             browser runs and approve again; in a \"Scalekit users only\" environment, approve again while \
+             signed in to the Scalekit dashboard (get-token authorize {service})"
+        ),
+        _ => format!("authorize it: get-token authorize {service} --wait"),
     }
 }
 
@@ -112,5 +134,6 @@ fn json_row(target: &Target, info: Option<&AccountInfo>) -> Value {
         "scopes": info.map(|i| i.scopes.clone()).unwrap_or_default(),
         "last_used_at": info.and_then(|i| i.last_used_at).map(rfc3339),
         "updated_at": info.and_then(|i| i.updated_at).map(rfc3339),
+        "fix": (!info.is_some_and(|i| i.status.is_active())).then(|| fix_for(&target.service, info)),
     })
 }
