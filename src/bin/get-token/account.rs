@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde_json::json;
 
 use crate::args::{Global, Wait};
-use crate::{exit, fetch, output, report};
+use crate::{exit, fetch, output, present, report};
 
 pub(crate) async fn authorize(
     global: &Global,
@@ -28,13 +28,14 @@ pub(crate) async fn authorize(
             global.tell(&auth.message());
             output::print(format!("{}\n", auth.url));
         }
+        present::link(global, wait.show, &auth.url);
         return exit::OK;
     };
     if !global.json {
         // The link on stdout at once, so a script can hand it on while this process waits.
         output::print(format!("{}\n", auth.url));
     }
-    match fetch::wait_listening(&broker, auth, limit, global).await {
+    match fetch::wait_listening(&broker, auth, limit, global, wait.show).await {
         Ok(token) => {
             if global.json {
                 output::print_json(json!({

@@ -101,6 +101,17 @@ pub(crate) struct Global {
     pub(crate) verify_port: Option<u16>,
 }
 
+/// Showing a link to a person at this terminal.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub(crate) struct Show {
+    /// Open the authorization link in this machine's browser.
+    #[arg(long)]
+    pub(crate) open: bool,
+    /// Draw the authorization link as a QR code on stderr, to open it on a phone.
+    #[arg(long)]
+    pub(crate) qr: bool,
+}
+
 /// Waiting for the user to authorize.
 #[derive(Debug, Args)]
 pub(crate) struct Wait {
@@ -115,6 +126,9 @@ pub(crate) struct Wait {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub(crate) seconds: Option<u64>,
+
+    #[command(flatten)]
+    pub(crate) show: Show,
 }
 
 impl Wait {

@@ -26,7 +26,7 @@ pub(crate) async fn run(
         Ok(b) => b,
         Err(e) => return report::fail(global, None, &e),
     };
-    let tokens = fetch::tokens(&broker, services, identifier, wait.limit(), global).await;
+    let tokens = fetch::tokens(&broker, services, identifier, wait, global).await;
     let code = crate::first_failure(&tokens);
     if code != exit::OK {
         for (service, outcome) in services.iter().zip(&tokens) {

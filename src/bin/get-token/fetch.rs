@@ -8,9 +8,9 @@ use tokenbroker::{AccessToken, AuthorizationRequired, Broker, Error, WaitOptions
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::args::{Global, Wait};
+use crate::args::{Global, Show, Wait};
 use crate::listener::{self, Listener};
-use crate::{output, report};
+use crate::{output, present, report};
 
 /// At most this many services are worked on at once, whatever connections.json holds: a command must not
 /// turn a long file into a burst of requests.
@@ -63,9 +63,10 @@ pub(crate) async fn tokens(
     broker: &Broker,
     services: &[String],
     identifier: Option<&str>,
-    wait: Option<Duration>,
+    wait: &Wait,
     global: &Global,
 ) -> Vec<Result<AccessToken, Error>> {
+    let (show, wait) = (wait.show, wait.limit());
     let work = each(services, |service| {
         let (broker, identifier, global) = (
             broker.clone(),
@@ -79,7 +80,7 @@ pub(crate) async fn tokens(
             };
             match (first, wait) {
                 (Err(Error::AuthorizationRequired(auth)), Some(limit)) => {
-                    wait_for(&broker, *auth, limit, &global).await
+                    wait_for(&broker, *auth, limit, &global, show).await
                 }
                 (Err(Error::VerificationPending(p)), Some(limit)) => {
                     global.tell(&report::describe(
@@ -145,8 +146,9 @@ pub(crate) async fn wait_listening(
     auth: AuthorizationRequired,
     limit: Duration,
     global: &Global,
+    show: Show,
 ) -> Result<AccessToken, Error> {
-    let work = async { vec![wait_for(broker, auth, limit, global).await] };
+    let work = async { vec![wait_for(broker, auth, limit, global, show).await] };
     let mut results = with_listener(broker, global, 1, work).await;
     results.pop().unwrap_or_else(|| {
         Err(Error::Protocol {
@@ -207,6 +209,7 @@ pub(crate) async fn wait_for(
     mut auth: AuthorizationRequired,
     limit: Duration,
     global: &Global,
+    show: Show,
 ) -> Result<AccessToken, Error> {
     let deadline = Instant::now() + limit;
     let mut backoff = STALE_BACKOFF;
@@ -230,9 +233,10 @@ pub(crate) async fn wait_for(
             } else {
                 global.tell(&report::waiting(&auth, left));
             }
-            let outcome = broker
-                .wait_for_authorization(&auth, &WaitOptions::default().timeout(left))
-                .await;
+            present::link(global, show, &auth.url);
+            let options = WaitOptions::default().timeout(left);
+            let waiting = broker.wait_for_authorization(&auth, &options);
+            let outcome = present::countdown(global, deadline, waiting).await;
             match outcome {
                 Err(Error::LinkExpired(_)) => {}
                 Err(Error::WaitTimedOut { .. }) => return Err(gave_up(auth, limit)),

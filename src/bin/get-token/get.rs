@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use tokenbroker::{AccessToken, Error};
 
-use crate::args::{Cli, Format, Global};
-use crate::{exit, fetch, output, report};
+use crate::args::{Cli, Format, Global, Show};
+use crate::{exit, fetch, output, present, report};
 
 /// How tokens are printed.
 pub(crate) struct Delivery<'a> {
@@ -13,6 +13,7 @@ pub(crate) struct Delivery<'a> {
     pub(crate) format: Format,
     pub(crate) show_token: bool,
     pub(crate) no_newline: bool,
+    pub(crate) show: Show,
 }
 
 pub(crate) async fn run(cli: &Cli) -> u8 {
@@ -22,6 +23,7 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         format: cli.format(),
         show_token: fetch.show_token,
         no_newline: fetch.no_newline,
+        show: fetch.wait.show,
     };
     let global = delivery.global;
     if let Err(message) = delivery
@@ -42,7 +44,7 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
     let outcomes: Vec<Result<AccessToken, Error>> = match &broker {
         Ok(broker) => {
             let identifier = fetch.who.identifier.as_deref();
-            fetch::tokens(broker, &services, identifier, fetch.wait.limit(), global).await
+            fetch::tokens(broker, &services, identifier, &fetch.wait, global).await
         }
         Err(e) => services.iter().map(|_| Err(e.clone())).collect(),
     };
@@ -119,6 +121,9 @@ impl Delivery<'_> {
         for (service, outcome) in services.iter().zip(outcomes) {
             if let Err(e) = outcome {
                 report::report(global, service, e);
+                if let Some(auth) = e.authorization() {
+                    present::link(global, self.show, &auth.url);
+                }
             }
         }
         let tokens = services

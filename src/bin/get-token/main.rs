@@ -11,6 +11,7 @@ mod get;
 mod harden;
 mod listener;
 mod output;
+mod present;
 mod report;
 mod status;
 
@@ -114,6 +115,7 @@ async fn run(cli: Cli) -> u8 {
                 },
                 show_token,
                 no_newline: false,
+                show: args::Show::default(),
             };
             get::wait(&delivery, services, who.identifier.as_deref(), seconds).await
         }

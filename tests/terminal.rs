@@ -1,0 +1,74 @@
+//! A person at a terminal: `--qr` draws the link, `--open` hands it to the browser, and waiting shows a live
+//! countdown on a terminal (and nothing of the sort when stderr is a pipe).
+
+mod common;
+
+use common::{Cli, emulator};
+
+#[test]
+fn qr_draws_the_link_on_stderr() {
+    let emu = emulator().spawn().unwrap();
+    let run = Cli::on(&emu).run(&["--qr", "gmail"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let art: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.chars().any(|c| matches!(c, '█' | '▀' | '▄')))
+        .collect();
+    assert!(art.len() >= 10, "{}", run.stderr);
+    let width = art[0].chars().count();
+    assert!(
+        art.iter().all(|l| l.chars().count() == width),
+        "a square code"
+    );
+    assert!(run.stdout.is_empty());
+    // Not with --json or --quiet: stderr stays clean there.
+    assert!(
+        Cli::on(&emu)
+            .run(&["--qr", "--json", "gmail"])
+            .stderr
+            .is_empty()
+    );
+}
+
+#[test]
+fn open_gives_the_browser_the_link_as_one_argument() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    let log = cli.cwd().join("opened");
+    let opener = cli.write(
+        "bin/xdg-open",
+        &format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$#\" \"$1\" > '{}'\n",
+            log.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        opener.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cli = cli.var("PATH", &path);
+    let run = cli.run(&["authorize", "gmail", "--open"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let opened = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    assert_eq!(opened, format!("1\n{}", run.stdout), "{run:?}");
+}
+
+#[test]
+fn waiting_counts_down_on_a_terminal_only() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    // `script` gives the child a terminal; its transcript is what a person would see.
+    let bin = env!("CARGO_BIN_EXE_get-token");
+    let run = cli.run_program(
+        "script",
+        &["-qec", &format!("{bin} --wait=3 gmail"), "/dev/null"],
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stdout.contains("s left"), "{:?}", run.stdout);
+    let piped = cli.run(&["--wait=2", "gmail"]);
+    assert!(!piped.stderr.contains("s left"), "{}", piped.stderr);
+}
