@@ -30,12 +30,10 @@ pub(crate) fn link(global: &Global, show: Show, url: &Url) {
             )),
         }
     }
-    if show.open {
-        if let Err(e) = open(url) {
-            global.tell(&format!(
-                "get-token: could not open a browser ({e}); open the link above by hand."
-            ));
-        }
+    if let (true, Err(e)) = (show.open, show.open.then(|| open(url)).unwrap_or(Ok(()))) {
+        global.tell(&format!(
+            "get-token: could not open a browser ({e}); open the link above by hand."
+        ));
     }
 }
 
