@@ -30,7 +30,9 @@ pub(crate) fn link(global: &Global, show: Show, url: &Url) {
             )),
         }
     }
-    if let (true, Err(e)) = (show.open, show.open.then(|| open(url)).unwrap_or(Ok(()))) {
+    if show.open
+        && let Err(e) = open(url)
+    {
         global.tell(&format!(
             "get-token: could not open a browser ({e}); open the link above by hand."
         ));
