@@ -149,3 +149,38 @@ fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     }
     written
 }
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+
+    #[test]
+    fn replaces_the_file_whole_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "old\n").unwrap();
+        write_atomically(&path, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_a_symlink_at_the_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "keep\n").unwrap();
+        let temp = dir
+            .path()
+            .join(format!(".env.env.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&target, &temp).unwrap();
+        assert!(write_atomically(&dir.path().join("env.env"), b"secret\n").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+        assert!(!dir.path().join("env.env").exists());
+    }
+}

@@ -1,9 +1,12 @@
 //! A local, stateful emulator of the Scalekit endpoints tokenbroker uses (feature `emulator`).
 //!
 //! It serves `POST /oauth/token` and the connected-account calls (`auth`, `details`, create, `magic_link`,
-//! list, delete) on loopback with Scalekit's JSON shapes and error bodies. A magic link opens a page with an
-//! Approve button; approving makes the account `ACTIVE` with a random token. Tests drive it directly
-//! (approve, set a status, expire a token, inject faults) and read how many requests and connections it got.
+//! list, delete, `user/verify`), `GET /api/v1/connections/app` and the proxy `/proxy{path}` on loopback with
+//! Scalekit's JSON shapes and error bodies, as the wire audit documents them. A magic link opens a page with
+//! Approve and Deny; what Approve does depends on the environment's [`UserVerification`] mode (by default
+//! `Disabled`: the account becomes `ACTIVE` with a random token). Tests drive it directly (click a link's
+//! buttons, set a status, expire a token or an auth request, inject faults) and read how many requests and
+//! connections it got.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
