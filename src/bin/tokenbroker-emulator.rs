@@ -1,42 +1,78 @@
 //! The local Scalekit emulator on its own: point `SCALEKIT_ENV_URL` at it and open its links in a browser.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use tokenbroker::emulator::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTIONS, Emulator,
-};
+use clap::{Parser, ValueEnum};
+use tokenbroker::emulator::{DEFAULT_CLIENT_ID, DEFAULT_CONNECTIONS, Emulator, UserVerification};
+
+/// The environment variable the client secret is taken from; never a flag, since `ps` shows every
+/// process's arguments to every user.
+const SECRET_VAR: &str = "TOKENBROKER_EMULATOR_CLIENT_SECRET";
 
 /// Run the local Scalekit emulator on 127.0.0.1.
 ///
-/// It prints the variables to point tokenbroker at it, then serves until interrupted.
+/// It prints the variables to point tokenbroker at it (or writes them to --env-out), then serves until
+/// interrupted. The client secret is taken from TOKENBROKER_EMULATOR_CLIENT_SECRET, else made up at random.
 #[derive(Parser)]
 #[command(name = "tokenbroker-emulator", version)]
 struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
     port: u16,
-    /// A connection name it should know (repeatable; default gmail, slack, github, notion, linear).
+    /// Accept only this connection name (repeatable). Without it, any valid name is accepted.
     #[arg(long = "connection", value_name = "NAME")]
     connections: Vec<String>,
     /// Client ID to accept.
     #[arg(long, default_value = DEFAULT_CLIENT_ID)]
     client_id: String,
-    /// Client secret to accept.
-    #[arg(long, default_value = DEFAULT_CLIENT_SECRET)]
-    client_secret: String,
     /// Lifetime of authorization links, in seconds.
     #[arg(long, default_value_t = 60)]
     link_ttl: u64,
+    /// The environment's user-verification mode; `custom` is what Scalekit's production environments use.
+    #[arg(long, value_enum, default_value_t = Mode::Custom)]
+    user_verification: Mode,
+    /// Write the SCALEKIT_* lines to this file (mode 0600, replaced atomically) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    env_out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Custom,
+    ScalekitUsers,
+    Disabled,
 }
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tokenbroker-emulator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let secret = match std::env::var(SECRET_VAR) {
+        Ok(s) if !s.is_empty() => s,
+        _ => random_secret().map_err(|e| format!("cannot make a client secret: {e}"))?,
+    };
+    let mode = match args.user_verification {
+        Mode::Custom => UserVerification::Custom,
+        Mode::ScalekitUsers => UserVerification::ScalekitUsers,
+        Mode::Disabled => UserVerification::Disabled,
+    };
     let mut builder = Emulator::builder()
         .port(args.port)
-        .client(&args.client_id, &args.client_secret)
-        .link_ttl(Duration::from_secs(args.link_ttl));
+        .client(&args.client_id, &secret)
+        .link_ttl(Duration::from_secs(args.link_ttl))
+        .user_verification(mode)
+        .accept_any_connection(args.connections.is_empty());
     let names: Vec<&str> = if args.connections.is_empty() {
         DEFAULT_CONNECTIONS.to_vec()
     } else {
@@ -45,14 +81,106 @@ async fn main() -> std::io::Result<()> {
     for name in names {
         builder = builder.connection(name);
     }
-    let emulator = builder.start().await?;
-    println!("SCALEKIT_ENV_URL={}", emulator.url());
-    println!("SCALEKIT_CLIENT_ID={}", emulator.client_id());
-    println!("SCALEKIT_CLIENT_SECRET={}", emulator.client_secret());
+    let emulator = builder.start().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {} is already in use; choose another with --port (0 picks a free one)",
+            args.port
+        ),
+        _ => format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
+    })?;
+    let lines = format!(
+        "SCALEKIT_ENV_URL={}\nSCALEKIT_CLIENT_ID={}\nSCALEKIT_CLIENT_SECRET={}\n",
+        emulator.url(),
+        emulator.client_id(),
+        emulator.client_secret()
+    );
+    match &args.env_out {
+        Some(path) => write_atomically(path, lines.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => print!("{lines}"),
+    }
     eprintln!(
         "tokenbroker-emulator: serving on {} (Ctrl-C to stop)",
         emulator.url()
     );
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
+}
+
+/// 32 random bytes from the OS as hex.
+fn random_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `contents` to a new file beside `path`, readable by its owner only, then renames it over `path`,
+/// so a reader never sees half a file and the secret is never in a file others can read.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    let mut options = std::fs::OpenOptions::new();
+    // create_new fails on any existing entry, a symbolic link included, so the secret never goes through a
+    // link someone planted at the temporary name.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temp)?;
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+
+    #[test]
+    fn replaces_the_file_whole_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "old\n").unwrap();
+        write_atomically(&path, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_a_symlink_at_the_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "keep\n").unwrap();
+        let temp = dir
+            .path()
+            .join(format!(".env.env.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&target, &temp).unwrap();
+        assert!(write_atomically(&dir.path().join("env.env"), b"secret\n").is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
+        assert!(!dir.path().join("env.env").exists());
+    }
 }

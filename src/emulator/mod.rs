@@ -1,9 +1,12 @@
 //! A local, stateful emulator of the Scalekit endpoints tokenbroker uses (feature `emulator`).
 //!
 //! It serves `POST /oauth/token` and the connected-account calls (`auth`, `details`, create, `magic_link`,
-//! list, delete) on loopback with Scalekit's JSON shapes and error bodies. A magic link opens a page with an
-//! Approve button; approving makes the account `ACTIVE` with a random token. Tests drive it directly
-//! (approve, set a status, expire a token, inject faults) and read how many requests and connections it got.
+//! list, delete, `user/verify`), `GET /api/v1/connections/app` and the proxy `/proxy{path}` on loopback with
+//! Scalekit's JSON shapes and error bodies, as the wire audit documents them. A magic link opens a page with
+//! Approve and Deny; what Approve does depends on the environment's [`UserVerification`] mode (by default
+//! `Disabled`: the account becomes `ACTIVE` with a random token). Tests drive it directly (click a link's
+//! buttons, set a status, expire a token or an auth request, inject faults) and read how many requests and
+//! connections it got.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,9 +27,17 @@
 //! # Ok(()) }
 //! ```
 
+mod accounts;
+mod controls;
+mod fault;
+mod flow;
 mod page;
+mod proxy;
 mod server;
 mod state;
+
+pub use fault::Fault;
+pub use flow::{Approval, UserVerification};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,84 +70,18 @@ pub enum Route {
     List,
     /// `POST /api/v1/connected_accounts:delete`
     Delete,
-    /// The magic-link page and its Approve button.
+    /// The pages a browser opens: a magic link's page, its buttons, and `/verified`.
     Page,
+    /// `POST /api/v1/connected_accounts/user/verify`
+    UserVerify,
+    /// `GET /api/v1/connections/app`
+    AppConnections,
+    /// `ANY /proxy{path}`
+    Proxy,
 }
 
-/// A fault to inject into the next matching requests.
-///
-/// ```
-/// use std::time::Duration;
-/// use tokenbroker::emulator::{Fault, Route};
-/// let f = Fault::status(Route::Auth, 503).times(2);
-/// let slow = Fault::delay(Route::Token, Duration::from_secs(5));
-/// let junk = Fault::body(Route::Auth, 200, "{\"connected_account\": ");
-/// ```
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub(crate) route: Option<Route>,
-    pub(crate) status: Option<u16>,
-    pub(crate) body: Option<String>,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) delay: Option<Duration>,
-    pub(crate) remaining: usize,
-}
-
-impl Fault {
-    /// Answer requests to `route` (all routes if `None`... use [`Fault::any`]) with `status` and a
-    /// Scalekit-style error body.
-    pub fn status(route: Route, status: u16) -> Self {
-        Self {
-            route: Some(route),
-            status: Some(status),
-            body: None,
-            headers: Vec::new(),
-            delay: None,
-            remaining: 1,
-        }
-    }
-
-    /// Answer with `status` and exactly `body` (malformed JSON, HTML, nothing at all...).
-    pub fn body(route: Route, status: u16, body: impl Into<String>) -> Self {
-        Self {
-            body: Some(body.into()),
-            ..Self::status(route, status)
-        }
-    }
-
-    /// Wait `delay` before handling the request normally.
-    pub fn delay(route: Route, delay: Duration) -> Self {
-        Self {
-            status: None,
-            delay: Some(delay),
-            ..Self::status(route, 200)
-        }
-    }
-
-    /// Make the fault apply to every route.
-    pub fn any(mut self) -> Self {
-        self.route = None;
-        self
-    }
-
-    /// Apply it to the next `n` matching requests (default 1).
-    pub fn times(mut self, n: usize) -> Self {
-        self.remaining = n;
-        self
-    }
-
-    /// Also wait `delay` before answering.
-    pub fn after(mut self, delay: Duration) -> Self {
-        self.delay = Some(delay);
-        self
-    }
-
-    /// Add a response header (for example `Retry-After` or `Location`).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-}
+/// The cookie the emulated Scalekit-dashboard sign-in sets ([`UserVerification::ScalekitUsers`]).
+pub const DASHBOARD_COOKIE: &str = "scalekit_dashboard_session";
 
 /// Settings for an [`Emulator`].
 #[must_use]
@@ -184,6 +129,47 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The environment's user-verification mode (default [`UserVerification::Disabled`]).
+    pub fn user_verification(mut self, mode: UserVerification) -> Self {
+        self.state.user_verification = mode;
+        self
+    }
+
+    /// How long an auth request waits for `POST /user/verify` after Approve (default 10 minutes).
+    pub fn verify_ttl(mut self, ttl: Duration) -> Self {
+        self.state.verify_ttl = ttl;
+        self
+    }
+
+    /// The `post_user_verify_redirect_url` that `/user/verify` returns (default the emulator's own
+    /// `/verified` page, which says the account is connected).
+    pub fn post_verify_redirect(mut self, url: &str) -> Self {
+        self.state.post_verify_url = Some(url.into());
+        self
+    }
+
+    /// Accept any connection name Scalekit's validation admits, not only the configured ones (default
+    /// `false`). Unlisted names get OAuth connections.
+    pub fn accept_any_connection(mut self, yes: bool) -> Self {
+        self.state.accept_any_connection = yes;
+        self
+    }
+
+    /// Enable the proxy (`/proxy{path}`) for every connection, forwarding to `base` (such as
+    /// `http://127.0.0.1:8080`) with the account's access token. Without it, the proxy refuses every call as
+    /// not enabled.
+    pub fn proxy_upstream(mut self, base: &str) -> Self {
+        self.state.proxy_upstream = Some(base.into());
+        self
+    }
+
+    /// Leave the proxy disabled for this connection even with a [`proxy_upstream`](Self::proxy_upstream),
+    /// as for a provider Scalekit support has not enabled it for.
+    pub fn no_proxy(mut self, connection_name: &str) -> Self {
+        self.state.no_proxy.insert(connection_name.into());
+        self
+    }
+
     /// Listen on this port of 127.0.0.1 (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -194,12 +180,10 @@ impl EmulatorBuilder {
     pub async fn start(self) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(self.state));
-        let task = tokio::spawn(server::serve(
-            listener,
-            state.clone(),
-            format!("http://{addr}"),
-        ));
+        let mut state = self.state;
+        state.base = format!("http://{addr}");
+        let state = Arc::new(Mutex::new(state));
+        let task = tokio::spawn(server::serve(listener, state.clone()));
         Ok(Emulator {
             addr,
             state,
@@ -214,13 +198,15 @@ impl EmulatorBuilder {
             .build()?;
         let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", self.port)))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(self.state));
+        let mut state = self.state;
+        state.base = format!("http://{addr}");
+        let state = Arc::new(Mutex::new(state));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    () = server::serve(listener, served, format!("http://{addr}")) => {}
+                    () = server::serve(listener, served) => {}
                     _ = rx => {}
                 }
             });
@@ -291,23 +277,6 @@ impl Emulator {
     /// Authorizes the account as if the user had clicked Approve. Returns `false` if it does not exist.
     pub fn approve(&self, connection_name: &str, identifier: &str) -> bool {
         self.lock().approve(connection_name, identifier)
-    }
-
-    /// Clicks Approve on a magic link's page, as a user's browser would. Returns `false` for an unknown or
-    /// expired link.
-    pub fn approve_link(&self, url: &str) -> bool {
-        let mut state = self.lock();
-        let Some(code) = url.rsplit('/').next() else {
-            return false;
-        };
-        let Some(link) = state.links.get(code) else {
-            return false;
-        };
-        if link.expires_at <= SystemTime::now() {
-            return false;
-        }
-        let (c, i) = (link.connector.clone(), link.identifier.clone());
-        state.approve(&c, &i)
     }
 
     /// Sets an account's status (creating the account if needed), such as `EXPIRED` or `DISCONNECTED`.

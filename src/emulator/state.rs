@@ -1,12 +1,12 @@
 //! The emulator's world: clients, API tokens, connections, connected accounts, magic links, faults, counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::{Fault, Route};
+use super::{Fault, Route, UserVerification};
 
 /// What kind of credential a connection holds once authorized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,21 @@ pub(crate) struct Link {
     pub(crate) connector: String,
     pub(crate) identifier: String,
     pub(crate) expires_at: SystemTime,
+    /// The caller's opaque `state`, handed back on the user-verify redirect.
+    pub(crate) state: String,
+    /// Where Custom verification sends the browser; empty when the link was made without one.
+    pub(crate) user_verify_url: String,
+    /// Set by the first Approve or Deny: the OAuth flow behind a link runs once.
+    pub(crate) used: bool,
+}
+
+/// A finished OAuth flow waiting for `POST /user/verify` (Custom verification).
+pub(crate) struct AuthRequest {
+    pub(crate) connector: String,
+    pub(crate) identifier: String,
+    pub(crate) expires_at: SystemTime,
+    /// Verified once already: a repeat answers 200 again without minting another token.
+    pub(crate) verified: bool,
 }
 
 pub(crate) struct State {
@@ -44,6 +59,18 @@ pub(crate) struct State {
     pub(crate) faults: Vec<Fault>,
     pub(crate) requests: HashMap<Route, usize>,
     pub(crate) connections_accepted: usize,
+    pub(crate) user_verification: UserVerification,
+    pub(crate) verify_ttl: Duration,
+    /// `None`: the emulator's own `/verified` page.
+    pub(crate) post_verify_url: Option<String>,
+    pub(crate) accept_any_connection: bool,
+    pub(crate) proxy_upstream: Option<String>,
+    pub(crate) no_proxy: BTreeSet<String>,
+    pub(crate) auth_requests: HashMap<String, AuthRequest>,
+    /// Emulated Scalekit-dashboard session cookies.
+    pub(crate) sessions: HashSet<String>,
+    /// The emulator's own base URL, known once it listens.
+    pub(crate) base: String,
     random: RandomState,
     counter: u64,
 }
@@ -63,6 +90,15 @@ impl State {
             faults: Vec::new(),
             requests: HashMap::new(),
             connections_accepted: 0,
+            user_verification: UserVerification::Disabled,
+            verify_ttl: Duration::from_secs(600),
+            post_verify_url: None,
+            accept_any_connection: false,
+            proxy_upstream: None,
+            no_proxy: BTreeSet::new(),
+            auth_requests: HashMap::new(),
+            sessions: HashSet::new(),
+            base: String::new(),
             random: RandomState::new(),
             counter: 0,
         }
@@ -115,17 +151,19 @@ impl State {
         };
         account.status = "ACTIVE".into();
         account.access_token = Some(token);
-        account.scopes = vec![format!("{connector}.read"), format!("{connector}.send")];
+        account.scopes = scopes(connector);
         account.token_expires_at = Some(SystemTime::now() + ttl);
         account.updated_at = SystemTime::now();
         true
     }
 
+    /// Makes a magic link; `state` and `user_verify_url` are empty when the caller sent none.
     pub(crate) fn new_link(
         &mut self,
-        base: &str,
         connector: &str,
         identifier: &str,
+        state: &str,
+        user_verify_url: &str,
     ) -> (String, SystemTime) {
         let code = self.random("ml_");
         let expires_at = SystemTime::now() + self.link_ttl;
@@ -135,15 +173,37 @@ impl State {
                 connector: connector.into(),
                 identifier: identifier.into(),
                 expires_at,
+                state: state.into(),
+                user_verify_url: user_verify_url.into(),
+                used: false,
             },
         );
-        (format!("{base}/magic/{code}"), expires_at)
+        (format!("{}/magic/{code}", self.base), expires_at)
+    }
+
+    /// Whether a create or magic-link call may name this connection: a configured one, or with
+    /// `accept_any_connection` any name Scalekit's validation admits (≤400 of `[A-Za-z0-9_: -]`).
+    pub(crate) fn knows(&self, connector: &str) -> bool {
+        self.connections.contains_key(connector)
+            || (self.accept_any_connection
+                && !connector.is_empty()
+                && connector.chars().count() <= 400
+                && connector
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | ' ' | '-')))
+    }
+
+    pub(crate) fn kind(&self, connector: &str) -> Kind {
+        self.connections
+            .get(connector)
+            .copied()
+            .unwrap_or(Kind::OAuth)
     }
 
     /// The account as Scalekit's REST gateway renders it; `with_credentials` for `/auth`, not `/details`.
     pub(crate) fn render(&self, key: &(String, String), with_credentials: bool) -> Value {
         let account = &self.accounts[key];
-        let kind = self.connections.get(&key.0).copied().unwrap_or(Kind::OAuth);
+        let kind = self.kind(&key.0);
         // Full precision, as protobuf timestamps are rendered: waiting tells a re-authorization by a changed
         // `updated_at`, which must not round to the second the link was made in.
         let time = |t: Option<SystemTime>| {
@@ -180,6 +240,12 @@ impl State {
     }
 }
 
+/// The scopes an approval grants (and the page says are asked for): invented, but per connection so tests
+/// can tell accounts apart.
+pub(crate) fn scopes(connector: &str) -> Vec<String> {
+    vec![format!("{connector}.read"), format!("{connector}.send")]
+}
+
 /// A `google.rpc.Status` error body, as grpc-gateway writes it.
 pub(crate) fn error_body(grpc_code: i64, error_code: &str, message: &str) -> Value {
     json!({
@@ -187,4 +253,13 @@ pub(crate) fn error_body(grpc_code: i64, error_code: &str, message: &str) -> Val
         "message": message,
         "details": [{"@type": "type.googleapis.com/scalekit.v1.errdetails.ErrorInfo", "error_code": error_code}],
     })
+}
+
+/// A 400 `INVALID_ARGUMENT` body naming the field that failed validation, as buf.validate reports it
+/// through `validation_error_info`.
+pub(crate) fn violation_body(field: &str, description: &str, constraint: &str) -> Value {
+    let mut body = error_body(3, "INVALID_ARGUMENT", &format!("{field}: {description}"));
+    body["details"][0]["validation_error_info"] = json!({"field_violations": [
+        {"field": field, "description": description, "constraint": constraint}]});
+    body
 }

@@ -1,0 +1,203 @@
+//! The standalone `tokenbroker-emulator` binary: where its secret comes from, `--env-out`, its default
+//! verification mode and connections, and a clear error for a busy port.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenbroker-emulator");
+const SECRET_VAR: &str = "TOKENBROKER_EMULATOR_CLIENT_SECRET";
+
+/// Kills the emulator it started when the test ends, passed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(env_out: &Path, secret: Option<&str>, extra: &[&str]) -> Running {
+    let mut command = Command::new(BIN);
+    command
+        .args(["--port", "0", "--env-out"])
+        .arg(env_out)
+        .args(extra)
+        .env_remove(SECRET_VAR)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(secret) = secret {
+        command.env(SECRET_VAR, secret);
+    }
+    Running(command.spawn().unwrap())
+}
+
+/// The SCALEKIT_* values once the file appears.
+fn read_env(path: &Path) -> (String, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing in {text}"))
+            .to_owned()
+    };
+    (
+        value("SCALEKIT_ENV_URL"),
+        value("SCALEKIT_CLIENT_ID"),
+        value("SCALEKIT_CLIENT_SECRET"),
+    )
+}
+
+async fn api_token(client: &reqwest::Client, url: &str, id: &str, secret: &str) -> String {
+    let answer: Value = client
+        .post(format!("{url}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn env_out_holds_the_secret_from_the_environment_in_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    std::fs::write(&path, "old contents\n").unwrap();
+    let mut running = start(&path, Some("s3cret-from-env"), &[]);
+    // The old file is replaced whole, never appended to.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&path).unwrap().starts_with("old") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (url, id, secret) = read_env(&path);
+    assert_eq!(secret, "s3cret-from-env");
+    assert!(url.starts_with("http://127.0.0.1:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    let client = reqwest::Client::new();
+    assert!(!api_token(&client, &url, &id, &secret).await.is_empty());
+    // Nothing on stdout when the lines go to a file.
+    running.0.kill().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(running.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(out, "");
+}
+
+#[test]
+fn without_the_variable_the_secret_is_random() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.env"), dir.path().join("b.env"));
+    let _first = start(&a, None, &[]);
+    let _second = start(&b, None, &[]);
+    let (secret_a, secret_b) = (read_env(&a).2, read_env(&b).2);
+    assert_ne!(secret_a, secret_b);
+    assert!(secret_a.len() >= 32 && secret_a != "emulator-secret");
+}
+
+#[test]
+fn there_is_no_client_secret_flag() {
+    let out = Command::new(BIN)
+        .args(["--client-secret", "x", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--client-secret"));
+}
+
+#[tokio::test]
+async fn by_default_any_connection_works_and_verification_is_custom() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    let _running = start(&path, None, &[]);
+    let (url, id, secret) = read_env(&path);
+    let client = reqwest::Client::new();
+    let token = api_token(&client, &url, &id, &secret).await;
+    let link: Value = client
+        .post(format!("{url}/api/v1/connected_accounts/magic_link"))
+        .bearer_auth(&token)
+        .json(&json!({"connector": "hubspot_x9", "identifier": "mess"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = link["link"].as_str().unwrap();
+    let page = client.post(format!("{link}/approve")).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("user_verify_url not configured")
+    );
+}
+
+#[tokio::test]
+async fn connection_flags_restrict_the_names_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    let _running = start(
+        &path,
+        None,
+        &["--connection", "gmail", "--user-verification", "disabled"],
+    );
+    let (url, id, secret) = read_env(&path);
+    let client = reqwest::Client::new();
+    let token = api_token(&client, &url, &id, &secret).await;
+    for (connector, expected) in [("gmail", 200), ("slack", 400)] {
+        let answer = client
+            .post(format!("{url}/api/v1/connected_accounts/magic_link"))
+            .bearer_auth(&token)
+            .json(&json!({"connector": connector, "identifier": "mess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), expected, "{connector}");
+    }
+}
+
+#[test]
+fn a_busy_port_is_one_clear_line_and_nothing_is_written() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    let out = Command::new(BIN)
+        .args(["--port", &port, "--env-out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&port) && stderr.contains("--port"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
