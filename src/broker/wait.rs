@@ -94,12 +94,6 @@ impl Broker {
             start,
             options.timeout.unwrap_or(crate::wait::DEFAULT_TIMEOUT),
         );
-        // Already active: no wait at all.
-        match self.token(&target).await {
-            Ok(token) => return Ok(token),
-            Err(Error::AuthorizationRequired(_) | Error::VerificationPending(_)) => {}
-            Err(e) => return Err(e),
-        }
         match self
             .poll(&target, start, None, Some(deadline), options, |_| true)
             .await?
@@ -123,6 +117,8 @@ impl Broker {
     ) -> Result<Polled, Error> {
         let default = saturating_after(start, crate::wait::DEFAULT_TIMEOUT);
         let mut verifying = false;
+        // The first look is at once (the account may be active already); later ones a poll interval apart.
+        let mut first = true;
         loop {
             let deadline = match (link_deadline.filter(|_| !verifying), timeout_deadline) {
                 (Some(l), Some(t)) => l.min(t),
@@ -136,9 +132,11 @@ impl Broker {
                     Polled::Deadline
                 });
             }
-            tokio::time::sleep_until((now + options.poll_interval).min(deadline)).await;
-            if Instant::now() >= deadline {
-                continue;
+            if !std::mem::take(&mut first) {
+                tokio::time::sleep_until((now + options.poll_interval).min(deadline)).await;
+                if Instant::now() >= deadline {
+                    continue;
+                }
             }
             let account = match self
                 .client()

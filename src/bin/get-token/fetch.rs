@@ -132,11 +132,15 @@ pub(crate) async fn wait_only(
             }
         }
     });
-    global.tell(&format!(
-        "get-token: waiting up to {} s for {} (Ctrl-C to stop).",
-        limit.as_secs(),
-        services.join(", ")
-    ));
+    // Said once the listener is up: a user who acts on it finds it there.
+    let work = async {
+        global.tell(&format!(
+            "get-token: waiting up to {} s for {} (Ctrl-C to stop).",
+            limit.as_secs(),
+            services.join(", ")
+        ));
+        work.await
+    };
     with_listener(broker, global, services.len(), work).await
 }
 
