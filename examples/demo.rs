@@ -1,16 +1,18 @@
-//! The whole flow on the local Scalekit emulator: not configured, link, approve, token, served from cache.
+//! The whole flow on the local Scalekit emulator, in Custom user verification (the production default): not
+//! configured, link, approve, the verification redirect, token, served from cache.
 //!
 //! Run it with `cargo run --example demo`. Nothing leaves this machine: the emulator listens on 127.0.0.1.
 
 use std::time::Instant;
 
-use tokenbroker::emulator::{Emulator, Route};
+use tokenbroker::emulator::{Emulator, Route, UserVerification};
 use tokenbroker::{Broker, Connection, Connections, Error};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = Emulator::builder()
         .connection("gmail_u3134a")
+        .user_verification(UserVerification::Custom)
         .start()
         .await?;
     println!("1. Scalekit emulator listening on {}", emulator.url());
@@ -31,9 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "gmail",
         Connection::new("gmail_u3134a").with_identifier("mess"),
     )?;
+    // Where Scalekit sends the browser after the user approves: get-token's listener address.
     let broker = Broker::builder()
         .credentials(emulator.credentials())
         .connections(connections)
+        .user_verify_url("http://127.0.0.1:53117/tokenbroker/verify".parse()?)
         .build()?;
     let auth = match broker.get_token("gmail").await {
         Err(Error::AuthorizationRequired(auth)) => auth,
@@ -44,19 +48,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         auth.message()
     );
 
-    // What the user's browser does: open the link, press Approve.
-    let http = reqwest::Client::new();
+    // What the user's browser does: open the link, press Approve, and follow the redirect.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let page = http.get(auth.url.clone()).send().await?.text().await?;
     assert!(page.contains("Approve"));
-    http.post(format!("{}/approve", auth.url))
-        .send()
-        .await?
-        .error_for_status()?;
-    println!("4. The user opened the link and pressed Approve.");
+    let approved = http.post(format!("{}/approve", auth.url)).send().await?;
+    let redirect = approved
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .ok_or("no redirect after Approve")?
+        .to_owned();
+    println!("4. The user pressed Approve; Scalekit sent the browser to\n   {redirect}");
+    match broker.get_token("gmail").await {
+        Err(Error::VerificationPending(pending)) => println!("   Meanwhile: {pending}."),
+        other => return Err(format!("expected a pending verification, got {other:?}").into()),
+    }
+    let verified = broker.complete_verification(&redirect).await?;
+    println!(
+        "5. The listener (or `get-token verify`) checked the state and verified {}.",
+        verified.service
+    );
 
     let token = broker.get_token("gmail").await?;
     println!(
-        "5. Token for {} ({} characters, redacted in Debug: {:?})",
+        "6. Token for {} ({} characters, redacted in Debug: {:?})",
         token.service(),
         token.expose_secret().len(),
         token
@@ -68,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         broker.get_token("gmail").await?;
     }
     println!(
-        "6. 1000 more calls served from the in-memory cache in {:?}, with {} requests to Scalekit.",
+        "7. 1000 more calls served from the in-memory cache in {:?}, with {} requests to Scalekit.",
         start.elapsed(),
         emulator.requests(Route::Auth) - before
     );

@@ -374,6 +374,11 @@ impl Broker {
             url: link.url,
             expires_at: link.expires_at,
             account_updated_at: updated_at,
+            loopback_verify: self
+                .inner
+                .verify_url
+                .as_ref()
+                .is_some_and(|u| u.host_str() == Some("127.0.0.1")),
         })
     }
 }

@@ -30,6 +30,9 @@ pub struct AuthorizationRequired {
     /// The account's `updated_at` when the link was made: for an account that is already active
     /// (re-authorization), a later one is how waiting tells that the user has been through the link.
     pub(crate) account_updated_at: Option<SystemTime>,
+    /// After approving, the browser is sent to a loopback address (get-token's listener), which does not
+    /// load on another device: the user is asked to copy it back.
+    pub(crate) loopback_verify: bool,
 }
 
 impl AuthorizationRequired {
@@ -49,9 +52,15 @@ impl AuthorizationRequired {
             ),
             None => String::new(),
         };
+        let after = if self.loopback_verify {
+            " If your browser then shows a page at 127.0.0.1 that does not load, copy that page's whole address \
+             and send it to me."
+        } else {
+            ""
+        };
         format!(
-            "To let me use your {} account, please open this link and approve access: {}{deadline} Tell me when \
-             you are done.",
+            "To let me use your {} account, please open this link and approve access: {}{deadline}{after} Tell \
+             me when you are done.",
             self.service, self.url
         )
     }
