@@ -42,6 +42,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod account;
+mod api;
 pub mod blocking;
 mod broker;
 mod cache;
@@ -63,6 +64,7 @@ pub mod emulator;
 pub mod fuzz;
 
 pub use account::AccountStatus;
+pub use api::PATH_ONLY_HOST;
 pub use broker::{AccountInfo, Broker, Builder, Target};
 pub use cache::CachePolicy;
 pub use config::{

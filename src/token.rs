@@ -28,6 +28,10 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
+    pub(crate) fn secret_ref(&self) -> &secrecy::SecretString {
+        &self.secret
+    }
+
     /// The token itself. Send it in an `Authorization: Bearer` header; never log or store it.
     pub fn expose_secret(&self) -> &str {
         self.secret.expose_secret()

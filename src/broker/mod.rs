@@ -245,7 +245,7 @@ impl Broker {
             .clone()
     }
 
-    async fn token(&self, target: &Target) -> Result<AccessToken, Error> {
+    pub(crate) async fn token(&self, target: &Target) -> Result<AccessToken, Error> {
         let policy = &self.inner.cache;
         let cached = self
             .flight(target)

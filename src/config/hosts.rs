@@ -130,15 +130,53 @@ impl Connections {
     /// assert!(c.service_for_url("https://gmail.googleapis.com\\@evil.test/").is_err());
     /// ```
     pub fn service_for_url(&self, url: &str) -> Result<&str, ConfigError> {
-        let no_match = |reason: String| ConfigError::NoServiceForUrl {
+        let (candidates, no_match) = self.candidates(url)?;
+        match candidates.as_slice() {
+            [one] => Ok(one),
+            [] => Err(self.no_match(url, no_match)),
+            _ => Err(ConfigError::AmbiguousUrl {
+                url: url.to_owned(),
+                file: self.source().map(ToOwned::to_owned),
+                services: candidates.iter().map(|s| (*s).to_owned()).collect(),
+            }),
+        }
+    }
+
+    /// Whether a token of `service` may be sent to `url`: the same rules as [`Connections::service_for_url`],
+    /// where `service` must be one of the services the URL's host belongs to.
+    pub fn check_url_for(&self, url: &str, service: &str) -> Result<(), ConfigError> {
+        self.get(service)?;
+        let (candidates, no_match) = self.candidates(url)?;
+        if candidates.contains(&service) {
+            return Ok(());
+        }
+        Err(self.no_match(
+            url,
+            match candidates.as_slice() {
+                [] => no_match,
+                others => format!(
+                    "its host belongs to {}, not to {service}; a token of {service} is only sent to its own hosts",
+                    others.join(", ")
+                ),
+            },
+        ))
+    }
+
+    fn no_match(&self, url: &str, reason: String) -> ConfigError {
+        ConfigError::NoServiceForUrl {
             url: url.to_owned(),
             file: self.source().map(ToOwned::to_owned),
             reason,
-        };
-        let parsed = api_url(url).map_err(no_match)?;
+        }
+    }
+
+    /// The services the URL's host belongs to (an entry's `hosts` first, else the built-in table), and why
+    /// none would.
+    fn candidates(&self, url: &str) -> Result<(Vec<&str>, String), ConfigError> {
+        let parsed = api_url(url).map_err(|reason| self.no_match(url, reason))?;
         let host = parsed.host_str().unwrap_or_default().trim_end_matches('.');
         let port = parsed.port_or_known_default();
-        let by_entry = self
+        let by_entry: Vec<&str> = self
             .iter()
             .filter(|(_, c)| {
                 c.hosts
@@ -147,19 +185,22 @@ impl Connections {
             })
             .map(|(s, _)| s)
             .collect();
-        if let Some(service) = self.only(url, by_entry)? {
-            return Ok(service);
+        if !by_entry.is_empty() {
+            return Ok((by_entry, String::new()));
         }
         let Some(api) = APIS.iter().find(|api| {
             api.routes.iter().any(|(h, prefix)| {
                 port == Some(443) && host_matches(h, host) && parsed.path().starts_with(prefix)
             })
         }) else {
-            return Err(no_match(format!(
-                "{host} (port {}) is not a known API host; add it to the entry's \"hosts\" list in \
-                 connections.json",
-                port.unwrap_or_default()
-            )));
+            return Ok((
+                Vec::new(),
+                format!(
+                    "{host} (port {}) is not a known API host; add it to the entry's \"hosts\" list in \
+                     connections.json",
+                    port.unwrap_or_default()
+                ),
+            ));
         };
         let by_name = self
             .iter()
@@ -169,27 +210,16 @@ impl Connections {
             })
             .map(|(s, _)| s)
             .collect();
-        self.only(url, by_name)?.ok_or_else(|| {
-            no_match(format!(
+        Ok((
+            by_name,
+            format!(
                 "{host} is {}'s API, but no service is named {} and no connection name starts with {:?}; \
                  add one with `get-token config add`, or list the host under an entry's \"hosts\"",
                 api.names[0],
                 api.names.join(" or "),
                 api.names[0]
-            ))
-        })
-    }
-
-    fn only<'a>(&self, url: &str, matches: Vec<&'a str>) -> Result<Option<&'a str>, ConfigError> {
-        match matches.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(Some(*one)),
-            _ => Err(ConfigError::AmbiguousUrl {
-                url: url.to_owned(),
-                file: self.source().map(ToOwned::to_owned),
-                services: matches.iter().map(|s| (*s).to_owned()).collect(),
-            }),
-        }
+            ),
+        ))
     }
 }
 

@@ -52,6 +52,45 @@ pub enum Error {
         identifier: String,
     },
 
+    /// The provider answered 401 twice: once with the cached token, once with a fresh one. The user must
+    /// authorize again (the grant was revoked, or lacks what the request needs).
+    #[error(
+        "the {service} API refused its token twice (HTTP 401, with a fresh token the second time); the \
+         account (connection {connection_name}, identifier {identifier}) must be authorized again"
+    )]
+    TokenRejected {
+        /// The service.
+        service: String,
+        /// Its Scalekit connection name.
+        connection_name: String,
+        /// The identifier of the connected account.
+        identifier: String,
+    },
+
+    /// Scalekit's proxy is not enabled for the connection's provider (Scalekit support turns it on per
+    /// environment).
+    #[error(
+        "Scalekit's proxy is not enabled for {service} (connection {connection_name}): {message}"
+    )]
+    ProxyNotEnabled {
+        /// The service.
+        service: String,
+        /// Its Scalekit connection name.
+        connection_name: String,
+        /// What Scalekit said.
+        message: String,
+    },
+
+    /// A request to a provider's API (not Scalekit) failed on the way: connection refused, DNS, TLS, a
+    /// timeout.
+    #[error("the request to {url} failed: {detail}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+
     /// While waiting for the user, the authorization link expired before they used it. Ask for a new one.
     #[error("the authorization link for {} expired before it was used; ask for a new one", .0.service)]
     LinkExpired(Box<AuthorizationRequired>),
@@ -156,6 +195,10 @@ pub enum ErrorKind {
     TokenExpired,
     /// Completing user verification failed: wrong user, flow expired or used, state refused (exit 8).
     VerificationFailed,
+    /// The provider refused a fresh token: authorize again (exit 3).
+    TokenRejected,
+    /// Scalekit's proxy is not enabled for the provider (exit 6).
+    ProxyNotEnabled,
     /// `connections.json` missing, or the service not in it (exit 4).
     NotConfigured,
     /// `connections.json` or a name in it is invalid (exit 4).
@@ -184,6 +227,8 @@ impl ErrorKind {
             Self::VerificationPending => "verification_pending",
             Self::TokenExpired => "token_expired",
             Self::VerificationFailed => "verification_failed",
+            Self::TokenRejected => "token_rejected",
+            Self::ProxyNotEnabled => "proxy_not_enabled",
             Self::NotConfigured => "not_configured",
             Self::InvalidConfig => "invalid_config",
             Self::CredentialsMissing => "credentials_missing",
@@ -207,6 +252,9 @@ impl Error {
             Self::VerificationPending(_) => ErrorKind::VerificationPending,
             Self::Verification(_) => ErrorKind::VerificationFailed,
             Self::TokenExpired { .. } => ErrorKind::TokenExpired,
+            Self::TokenRejected { .. } => ErrorKind::TokenRejected,
+            Self::ProxyNotEnabled { .. } => ErrorKind::ProxyNotEnabled,
+            Self::Request { .. } => ErrorKind::Unavailable,
             Self::Config(e) => match e {
                 ConfigError::ConnectionsNotFound { .. }
                 | ConfigError::UnknownService { .. }
@@ -229,9 +277,15 @@ impl Error {
         match self {
             Self::AuthorizationRequired(a) | Self::LinkExpired(a) => a.message(),
             Self::VerificationPending(p) => p.message(),
-            Self::TokenExpired { service, .. } => {
+            Self::TokenExpired { service, .. } | Self::TokenRejected { service, .. } => {
                 format!("authorize it again: get-token authorize {service}")
             }
+            Self::ProxyNotEnabled { .. } => {
+                "send the request directly (without --via-scalekit), or ask Scalekit support to enable the proxy \
+                 for this provider"
+                    .into()
+            }
+            Self::Request { .. } => "check the URL and the network, then retry".into(),
             Self::Verification(VerificationError::WrongUser { .. }) => {
                 "the link must be approved by the user it was made for: send it to them, or authorize with their \
                  identifier (--identifier)"

@@ -2,6 +2,7 @@
 
 mod answer;
 pub(crate) mod model;
+mod proxy;
 mod retry;
 mod transport;
 
@@ -19,6 +20,8 @@ use crate::flight::Flight;
 use answer::refusal;
 pub(crate) use answer::{MagicLink, magic_link_from, parse};
 use model::{AccountEnvelope, ConnectedAccount};
+pub(crate) use proxy::Proxied;
+pub(crate) use transport::bearer;
 
 /// A Scalekit endpoint, with its method and path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +110,11 @@ impl Client {
 
     pub(crate) fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// The HTTP client (no redirects followed, connect timeout set), shared with provider calls.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn url(&self, endpoint: Endpoint) -> Url {

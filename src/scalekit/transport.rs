@@ -21,7 +21,7 @@ const API_TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// How long to keep an API token whose answer gave no lifetime.
 const API_TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
 /// The API version tokenbroker was checked against, sent as Scalekit's SDKs send theirs (one pinned date).
-const API_VERSION: &str = "20260716";
+pub(super) const API_VERSION: &str = "20260716";
 
 impl Client {
     /// Sends one `/api/v1/*` call with the API token; on 401, refetches the token once and retries once.
@@ -84,7 +84,7 @@ impl Client {
         self.api_token().await.map(drop)
     }
 
-    async fn api_token(&self) -> Result<ApiToken, Error> {
+    pub(super) async fn api_token(&self) -> Result<ApiToken, Error> {
         self.api_token
             .get(
                 |t| Instant::now() < t.fresh_until,
@@ -268,7 +268,7 @@ fn too_large(endpoint: Endpoint) -> Error {
 }
 
 /// `Bearer <token>`, marked sensitive so that no HTTP layer logs it; the temporary string is zeroed.
-fn bearer(token: &SecretString) -> HeaderValue {
+pub(crate) fn bearer(token: &SecretString) -> HeaderValue {
     let text = Zeroizing::new(format!("Bearer {}", token.expose_secret()));
     let mut value =
         HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));

@@ -203,6 +203,43 @@ pub(crate) enum Command {
         #[arg(value_name = "ADDRESS")]
         address: String,
     },
+    /// Make a request to a service's API with its token, as curl or `gh api` would, without the token ever
+    /// being printed: it goes only to the service's own hosts, over https. The answer's body goes to stdout.
+    /// Exit 0 for 2xx, 9 for another HTTP status (on stderr).
+    Api {
+        /// The URL, such as https://gmail.googleapis.com/gmail/v1/users/me/profile; with --via-scalekit and
+        /// --service, a path such as /gmail/v1/users/me/profile is enough.
+        #[arg(value_name = "URL")]
+        url: String,
+        /// The service whose token to use [default: the one whose API the URL belongs to].
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// The HTTP method [default: GET, or POST with a body].
+        #[arg(short = 'X', long = "method", value_name = "METHOD")]
+        method: Option<String>,
+        /// A request header, `Name: value` (repeatable). Authorization is get-token's to set.
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+        /// The request body (JSON is sent as application/json, anything else as a form).
+        #[arg(
+            short = 'd',
+            long = "data",
+            value_name = "DATA",
+            conflicts_with = "input"
+        )]
+        data: Option<String>,
+        /// Read the request body from a file, or from stdin with `-`.
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Print the status line and the headers before the body.
+        #[arg(short = 'i', long)]
+        include: bool,
+        /// Send it through Scalekit's proxy, so the token never leaves Scalekit.
+        #[arg(long)]
+        via_scalekit: bool,
+        #[command(flatten)]
+        who: Who,
+    },
     /// Show or edit connections.json (written atomically; other entries and their order are kept).
     Config {
         #[command(subcommand)]

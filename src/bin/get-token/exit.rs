@@ -13,6 +13,7 @@ pub(crate) const CREDENTIALS: u8 = 5;
 pub(crate) const REFUSED: u8 = 6;
 pub(crate) const UNAVAILABLE: u8 = 7;
 pub(crate) const VERIFICATION_FAILED: u8 = 8;
+pub(crate) const HTTP_ERROR: u8 = 9;
 
 /// The table printed in `--help`; keep it in step with the constants above and the README.
 pub(crate) const TABLE: &str = "\
@@ -27,6 +28,7 @@ Exit codes:
   6  Scalekit refused the request (for example the connection name does not exist)
   7  network trouble or Scalekit unavailable
   8  user verification failed: wrong user, flow expired or used, or the address refused
+  9  api: the API answered with an HTTP status other than 2xx (the status is on stderr)
 status: 0 when every service is ready, 3 when any needs authorization.
 exec: the command's own exit code; 126 it cannot be run, 127 not found.";
 
@@ -34,11 +36,14 @@ pub(crate) fn code_for(error: &Error) -> u8 {
     match error.kind() {
         ErrorKind::AuthorizationRequired
         | ErrorKind::VerificationPending
-        | ErrorKind::TokenExpired => AUTHORIZATION_REQUIRED,
+        | ErrorKind::TokenExpired
+        | ErrorKind::TokenRejected => AUTHORIZATION_REQUIRED,
         ErrorKind::VerificationFailed => VERIFICATION_FAILED,
         ErrorKind::NotConfigured | ErrorKind::InvalidConfig => NOT_CONFIGURED,
         ErrorKind::CredentialsMissing | ErrorKind::CredentialsRejected => CREDENTIALS,
-        ErrorKind::ScalekitRefused | ErrorKind::UnsupportedCredential => REFUSED,
+        ErrorKind::ScalekitRefused
+        | ErrorKind::UnsupportedCredential
+        | ErrorKind::ProxyNotEnabled => REFUSED,
         ErrorKind::Unavailable => UNAVAILABLE,
         _ => UNEXPECTED,
     }

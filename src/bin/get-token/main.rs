@@ -1,6 +1,7 @@
 //! `get-token`: the token broker for shell scripts and agents.
 
 mod account;
+mod api;
 mod args;
 mod config;
 mod doctor;
@@ -120,6 +121,30 @@ async fn run(cli: Cli) -> u8 {
             get::wait(&delivery, services, who.identifier.as_deref(), seconds).await
         }
         Some(Command::Verify { ref address }) => account::verify(global, address).await,
+        Some(Command::Api {
+            ref url,
+            ref service,
+            ref method,
+            ref headers,
+            ref data,
+            ref input,
+            include,
+            via_scalekit,
+            ref who,
+        }) => {
+            let call = api::Call {
+                url,
+                service: service.as_deref(),
+                identifier: who.identifier.as_deref(),
+                method: method.as_deref(),
+                headers,
+                data: data.as_deref(),
+                input: input.as_deref(),
+                include,
+                via_scalekit,
+            };
+            api::run(global, &call).await
+        }
         Some(Command::Config { ref action }) => config::run(global, action),
         Some(Command::Doctor) => doctor::run(global).await,
         Some(Command::Exec {

@@ -1,0 +1,230 @@
+//! `get-token api`: the request made for the caller, the way `gh api` and curl work, with the token added by
+//! the library (`Broker::send`), so it is never printed, put in a command line or handed to anyone.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, Request, Response};
+use serde_json::{Value, json};
+use tokenbroker::{Broker, Error, PATH_ONLY_HOST, printable};
+
+use crate::args::Global;
+use crate::{exit, output, report};
+
+/// What to send, as given on the command line.
+pub(crate) struct Call<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) service: Option<&'a str>,
+    pub(crate) identifier: Option<&'a str>,
+    pub(crate) method: Option<&'a str>,
+    pub(crate) headers: &'a [String],
+    pub(crate) data: Option<&'a str>,
+    pub(crate) input: Option<&'a Path>,
+    pub(crate) include: bool,
+    pub(crate) via_scalekit: bool,
+}
+
+pub(crate) async fn run(global: &Global, call: &Call<'_>) -> u8 {
+    let broker = match crate::broker(global) {
+        Ok(b) => b,
+        Err(e) => return report::fail(global, None, &e),
+    };
+    let service = match (call.service, call.url.starts_with('/')) {
+        (Some(s), _) => s.to_owned(),
+        (None, true) => {
+            return report::usage(global, "a path alone needs --service (and --via-scalekit)");
+        }
+        (None, false) => match broker.connections().service_for_url(call.url) {
+            Ok(s) => s.to_owned(),
+            Err(e) => return report::fail(global, Some(call.url), &e.into()),
+        },
+    };
+    let request = match build(call) {
+        Ok(r) => r,
+        Err(message) => return report::usage(global, &message),
+    };
+    let outcome = if call.via_scalekit {
+        broker
+            .send_via_scalekit(&service, call.identifier, request)
+            .await
+    } else {
+        broker.send(&service, call.identifier, request).await
+    };
+    let answer = match outcome {
+        Ok(a) => a,
+        Err(e) => return report::fail(global, Some(&service), &e),
+    };
+    // What might echo the token back (a debugging endpoint, an error page): masked in whatever is printed.
+    let token = if call.via_scalekit {
+        None
+    } else {
+        cached_token(&broker, &service, call.identifier).await
+    };
+    deliver(global, call, answer, token.as_deref()).await
+}
+
+/// The token just used, from the in-memory cache (no request): to mask it if the answer repeats it.
+async fn cached_token(broker: &Broker, service: &str, identifier: Option<&str>) -> Option<String> {
+    let token = match identifier {
+        Some(id) => broker.get_token_for(service, id).await,
+        None => broker.get_token(service).await,
+    };
+    token.ok().map(|t| t.expose_secret().to_owned())
+}
+
+fn build(call: &Call<'_>) -> Result<Request, String> {
+    let url = if call.url.starts_with('/') {
+        format!("https://{PATH_ONLY_HOST}{}", call.url)
+    } else {
+        call.url.to_owned()
+    };
+    let url =
+        url::Url::parse(&url).map_err(|e| format!("{} is not a URL ({e})", printable(call.url)))?;
+    let body = match (call.data, call.input) {
+        (Some(data), _) => Some(data.as_bytes().to_vec()),
+        (None, Some(path)) => Some(read_input(path)?),
+        (None, None) => None,
+    };
+    let method = match call.method {
+        Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("{} is not an HTTP method", printable(m)))?,
+        None if body.is_some() => Method::POST,
+        None => Method::GET,
+    };
+    let mut request = Request::new(method, url);
+    for header in call.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("-H {}: write it as 'Name: value'", printable(header)))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("-H {}: not a header name", printable(header)))?;
+        if name == reqwest::header::AUTHORIZATION {
+            return Err("-H Authorization: get-token sets that header itself".into());
+        }
+        let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            format!(
+                "-H {}: the value has characters a header cannot have",
+                printable(header)
+            )
+        })?;
+        request.headers_mut().append(name, value);
+    }
+    if let Some(body) = body {
+        if !request
+            .headers()
+            .contains_key(reqwest::header::CONTENT_TYPE)
+        {
+            let kind = if serde_json::from_slice::<Value>(&body).is_ok() {
+                "application/json"
+            } else {
+                "application/x-www-form-urlencoded"
+            };
+            request.headers_mut().insert(
+                reqwest::header::CONTENT_TYPE,
+                HeaderValue::from_static(kind),
+            );
+        }
+        *request.body_mut() = Some(body.into());
+    }
+    Ok(request)
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut body)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut body))
+    };
+    read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(body)
+}
+
+/// The answer: with `--json` one object; otherwise (the status line and headers with `-i`, then) the body
+/// as it arrives, raw when stdout is a file or a pipe, neutralised on a terminal.
+async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Option<&str>) -> u8 {
+    let status = answer.status();
+    let code = if status.is_success() {
+        exit::OK
+    } else {
+        exit::HTTP_ERROR
+    };
+    if !status.is_success() {
+        global.tell(&format!(
+            "get-token: api: HTTP {status} from {}",
+            answer.url()
+        ));
+    }
+    if global.json {
+        let headers: serde_json::Map<String, Value> = answer
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
+            .collect();
+        let bytes = match answer.bytes().await {
+            Ok(b) => b,
+            Err(e) => return report::fail(global, None, &read_failed(e)),
+        };
+        let text = mask(&String::from_utf8_lossy(&bytes), token);
+        let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+        let value = json!({"status": status.as_u16(), "headers": headers, "body": body});
+        return if output::print_json(value) {
+            code
+        } else {
+            exit::UNEXPECTED
+        };
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let mut out = std::io::stdout().lock();
+    if call.include {
+        // Lines end in \n, not HTTP's \r\n: the head is for reading, and a bare \r is a control character.
+        let mut head = format!("{:?} {status}\n", answer.version());
+        for (k, v) in answer.headers() {
+            head.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+        }
+        head.push('\n');
+        if out
+            .write_all(printable(&mask(&head, token)).as_bytes())
+            .is_err()
+        {
+            return exit::UNEXPECTED;
+        }
+    }
+    let mut answer = answer;
+    loop {
+        let chunk = match answer.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return report::fail(global, None, &read_failed(e)),
+        };
+        let written = if terminal {
+            out.write_all(printable(&mask(&String::from_utf8_lossy(&chunk), token)).as_bytes())
+        } else {
+            out.write_all(&chunk)
+        };
+        if written.and_then(|()| out.flush()).is_err() {
+            return exit::UNEXPECTED;
+        }
+    }
+    code
+}
+
+fn mask(text: &str, token: Option<&str>) -> String {
+    match token {
+        Some(t) if !t.is_empty() => text.replace(t, "<concealed by get-token>"),
+        _ => text.to_owned(),
+    }
+}
+
+fn read_failed(e: reqwest::Error) -> Error {
+    Error::Request {
+        url: e.url().map(|u| u.to_string()).unwrap_or_default(),
+        detail: format!("reading the answer failed: {e}"),
+    }
+}
