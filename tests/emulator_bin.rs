@@ -1,6 +1,8 @@
 //! The standalone `tokenbroker-emulator` binary: where its secret comes from, `--env-out`, its default
 //! verification mode and connections, and a clear error for a busy port.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -56,23 +58,6 @@ fn read_env(path: &Path) -> (String, String, String) {
     )
 }
 
-async fn api_token(client: &reqwest::Client, url: &str, id: &str, secret: &str) -> String {
-    let answer: Value = client
-        .post(format!("{url}/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn env_out_holds_the_secret_from_the_environment_in_a_private_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,8 +81,7 @@ async fn env_out_holds_the_secret_from_the_environment_in_a_private_file() {
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
-    let client = reqwest::Client::new();
-    assert!(!api_token(&client, &url, &id, &secret).await.is_empty());
+    assert!(!common::api_token(&url, &id, &secret).await.is_empty());
     // Nothing on stdout when the lines go to a file.
     running.0.kill().unwrap();
     let mut out = String::new();
@@ -133,7 +117,7 @@ async fn by_default_any_connection_works_and_verification_is_custom() {
     let _running = start(&path, None, &[]);
     let (url, id, secret) = read_env(&path);
     let client = reqwest::Client::new();
-    let token = api_token(&client, &url, &id, &secret).await;
+    let token = common::api_token(&url, &id, &secret).await;
     let link: Value = client
         .post(format!("{url}/api/v1/connected_accounts/magic_link"))
         .bearer_auth(&token)
@@ -166,7 +150,7 @@ async fn connection_flags_restrict_the_names_accepted() {
     );
     let (url, id, secret) = read_env(&path);
     let client = reqwest::Client::new();
-    let token = api_token(&client, &url, &id, &secret).await;
+    let token = common::api_token(&url, &id, &secret).await;
     for (connector, expected) in [("gmail", 200), ("slack", 400)] {
         let answer = client
             .post(format!("{url}/api/v1/connected_accounts/magic_link"))

@@ -1,6 +1,8 @@
 //! The emulator's HTTP edges over raw HTTP: body cap, `x-api-version`, any-connection mode, the connection
 //! list (audit §6.6) and the proxy (audit §6.1).
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use reqwest::{Client, StatusCode};
@@ -8,27 +10,10 @@ use serde_json::{Value, json};
 use tokenbroker::emulator::{Emulator, Route};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn api_token(emu: &Emulator) -> String {
-    let answer: Value = Client::new()
-        .post(format!("{}/oauth/token", emu.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &emu.client_id()),
-            ("client_secret", &emu.client_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn create(emu: &Emulator, connector: &str) -> StatusCode {
     Client::new()
         .post(format!("{}/api/v1/connected_accounts", emu.url()))
-        .bearer_auth(api_token(emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .json(&json!({"connector": connector, "identifier": "mess", "connected_account": {}}))
         .send()
         .await
@@ -49,7 +34,7 @@ async fn a_body_over_64_kib_is_refused_with_413() {
             "{}/api/v1/connected_accounts/magic_link",
             emu.url()
         ))
-        .bearer_auth(api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .json(&huge)
         .send()
         .await
@@ -69,7 +54,7 @@ async fn x_api_version_is_accepted_and_ignored() {
         .unwrap();
     let answer = Client::new()
         .post(format!("{}/api/v1/connected_accounts", emu.url()))
-        .bearer_auth(api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .header("x-api-version", "20260716")
         .header("x-sdk-version", "node/2.0.0")
         .json(&json!({"connector": "gmail", "identifier": "mess", "connected_account": {}}))
@@ -110,7 +95,7 @@ async fn connections_app_lists_the_configured_connections() {
         .unwrap();
     let body: Value = Client::new()
         .get(format!("{}/api/v1/connections/app", emu.url()))
-        .bearer_auth(api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .send()
         .await
         .unwrap()
@@ -176,7 +161,7 @@ async fn proxy_call(emu: &Emulator, connection: &str) -> reqwest::Response {
             "{}/proxy/gmail/v1/users/me/send?x=1&y=%20",
             emu.url()
         ))
-        .bearer_auth(api_token(emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .header("connection_name", connection)
         .header("identifier", "mess")
         .header("content-type", "text/xml")
@@ -258,7 +243,7 @@ async fn the_proxy_refuses_when_not_enabled_or_not_active() {
     assert_eq!(body["details"][0]["error_code"], "FAILED_PRECONDITION");
     let missing = Client::new()
         .get(format!("{}/proxy/x", emu.url()))
-        .bearer_auth(api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(&emu).await)
         .send()
         .await
         .unwrap();

@@ -1,6 +1,8 @@
 //! The emulator's user-verification modes, link page and `/user/verify`, driven over raw HTTP as Scalekit's
 //! clients and a user's browser would (wire audit §2.5, §2.7, §3).
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode, header};
@@ -23,25 +25,8 @@ fn http() -> Client {
         .unwrap()
 }
 
-async fn api_token(emu: &Emulator) -> String {
-    let answer: Value = http()
-        .post(format!("{}/oauth/token", emu.url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &emu.client_id()),
-            ("client_secret", &emu.client_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn post(emu: &Emulator, path: &str, body: &Value) -> (StatusCode, Value) {
-    let token = api_token(emu).await;
+    let token = common::emulator_api_token(&emu).await;
     let answer = http()
         .post(format!("{}{path}", emu.url()))
         .bearer_auth(token)

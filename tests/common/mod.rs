@@ -11,6 +11,30 @@ use tokenbroker::{Broker, Builder, Connection, Connections};
 
 pub const IDENTIFIER: &str = "mess";
 
+/// An API token from the Scalekit at `url` (the emulator), asked for over raw HTTP: for tests that speak
+/// to the emulator without tokenbroker's client.
+pub async fn api_token(url: &str, id: &str, secret: &str) -> String {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+/// [`api_token`] from an in-process emulator.
+pub async fn emulator_api_token(emu: &Emulator) -> String {
+    api_token(&emu.url(), &emu.client_id(), &emu.client_secret()).await
+}
+
 /// An emulator that knows gmail_u3134a, slack_x7y9z and an API-key connection.
 pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()
