@@ -26,7 +26,7 @@ fn http() -> Client {
 }
 
 async fn post(emu: &Emulator, path: &str, body: &Value) -> (StatusCode, Value) {
-    let token = common::emulator_api_token(&emu).await;
+    let token = common::emulator_api_token(emu).await;
     let answer = http()
         .post(format!("{}{path}", emu.url()))
         .bearer_auth(token)
