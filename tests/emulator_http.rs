@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn create(emu: &Emulator, connector: &str) -> StatusCode {
     Client::new()
         .post(format!("{}/api/v1/connected_accounts", emu.url()))
-        .bearer_auth(common::emulator_api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(emu).await)
         .json(&json!({"connector": connector, "identifier": "mess", "connected_account": {}}))
         .send()
         .await
@@ -161,7 +161,7 @@ async fn proxy_call(emu: &Emulator, connection: &str) -> reqwest::Response {
             "{}/proxy/gmail/v1/users/me/send?x=1&y=%20",
             emu.url()
         ))
-        .bearer_auth(common::emulator_api_token(&emu).await)
+        .bearer_auth(common::emulator_api_token(emu).await)
         .header("connection_name", connection)
         .header("identifier", "mess")
         .header("content-type", "text/xml")
