@@ -1,4 +1,7 @@
 //! `get-token`: the token broker for shell scripts and agents.
+// The doc comments on the command-line types are clap's help text, read in a terminal, where `<...>` around
+// a URL would be noise.
+#![allow(rustdoc::bare_urls)]
 
 mod account;
 mod api;
