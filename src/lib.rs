@@ -49,6 +49,7 @@ mod cache;
 mod config;
 mod error;
 mod flight;
+mod net;
 mod scalekit;
 mod text;
 mod timefmt;

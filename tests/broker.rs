@@ -447,6 +447,7 @@ async fn no_debug_or_display_contains_a_token_or_the_secret() {
     let value = token.expose_secret().to_owned();
     let mut shown = vec![
         format!("{token:?}"),
+        format!("{broker:?}"),
         format!("{:?}", broker.credentials()),
         format!("{:?}", emu.credentials()),
     ];

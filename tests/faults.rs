@@ -462,3 +462,42 @@ fn the_cli_gives_exit_7_within_its_timeout_from_the_flag_or_the_variable() {
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.stderr.contains("TOKENBROKER_TIMEOUT"), "{}", run.stderr);
 }
+
+#[test]
+fn network_failures_are_told_apart() {
+    // Nothing listening.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Something that is not TLS where TLS is expected.
+    let plain = TcpListener::bind("127.0.0.1:0").unwrap();
+    let plain_addr = plain.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in plain.incoming().flatten() {
+            let _ = std::io::Write::write_all(&mut stream, b"HTTP/1.1 400 Not TLS\r\n\r\n");
+        }
+    });
+    // Accepts and never answers.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    for (url, says) in [
+        (format!("http://{closed}"), "connection refused"),
+        (format!("https://{plain_addr}"), "TLS handshake failed"),
+        (format!("http://{hung_addr}"), "timed out"),
+    ] {
+        let emu = emulator().spawn().unwrap();
+        let run =
+            common::Cli::on(&emu)
+                .var("SCALEKIT_ENV_URL", &url)
+                .run(&["--timeout", "2", "gmail"]);
+        assert_eq!(run.code, 7, "{url}: {run:?}");
+        assert!(run.stderr.contains(says), "{url}: {}", run.stderr);
+    }
+}

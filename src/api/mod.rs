@@ -172,16 +172,9 @@ fn copy(request: &Request) -> Result<Request, Error> {
 }
 
 fn request_failed(url: &Url, e: &reqwest::Error) -> Error {
-    let detail = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        e.to_string()
-    };
     Error::Request {
         url: crate::text::one_line(url.as_str()).into_owned(),
-        detail,
+        detail: crate::net::describe(e),
     }
 }
 

@@ -52,6 +52,27 @@ struct Inner {
     warnings: Vec<String>,
 }
 
+/// What a broker is set up with, never a secret or a token: the environment, the client ID, the services, the
+/// identifier and the verify URL.
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credentials = self.credentials();
+        f.debug_struct("Broker")
+            .field("env_url", &credentials.env_url().as_str())
+            .field("client_id", &credentials.client_id())
+            .field(
+                "services",
+                &self.connections().services().collect::<Vec<_>>(),
+            )
+            .field("identifier", &self.inner.identifier)
+            .field(
+                "user_verify_url",
+                &self.inner.verify_url.as_ref().map(url::Url::as_str),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// (connection name, identifier): one connected account.
 type AccountKey = (String, String);
 

@@ -198,7 +198,7 @@ impl Client {
         };
         let mut response = request.send().await.map_err(|e| {
             unavailable(
-                format!("{} failed: {}", endpoint.label(), transport_detail(&e)),
+                format!("{} failed: {}", endpoint.label(), crate::net::describe(&e)),
                 Some(e),
             )
         })?;
@@ -231,7 +231,7 @@ impl Client {
                 format!(
                     "reading the answer to {} failed: {}",
                     endpoint.label(),
-                    transport_detail(&e)
+                    crate::net::describe(&e)
                 ),
                 Some(e),
             )
@@ -274,20 +274,4 @@ pub(crate) fn bearer(token: &SecretString) -> HeaderValue {
         HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
     value.set_sensitive(true);
     value
-}
-
-fn transport_detail(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".into();
-    }
-    if e.is_connect() {
-        return "could not connect".into();
-    }
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = format!("{detail}: {s}");
-        source = s.source();
-    }
-    detail
 }
