@@ -72,3 +72,22 @@ fn waiting_counts_down_on_a_terminal_only() {
     let piped = cli.run(&["--wait=2", "gmail"]);
     assert!(!piped.stderr.contains("s left"), "{}", piped.stderr);
 }
+
+#[test]
+fn get_token_alone_is_an_overview_on_a_terminal_and_a_usage_error_in_a_script() {
+    let cli = Cli::new();
+    let bin = env!("CARGO_BIN_EXE_get-token");
+    let run = cli.run_program("script", &["-qec", bin, "/dev/null"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for needle in [
+        "get-token api URL",
+        "get-token status",
+        "connections.json",
+        "get-token --help",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
+    }
+    let run = cli.run(&[]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+    assert!(run.stderr.contains("get-token api URL"), "{}", run.stderr);
+}

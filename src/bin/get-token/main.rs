@@ -31,6 +31,9 @@ fn main() -> ExitCode {
     // Before anything is read: this process's memory will hold the client secret and tokens.
     harden::no_core_dumps();
     let args = args::subcommand_first(std::env::args_os().collect());
+    if args.len() == 1 {
+        return exit::exit(overview());
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -58,6 +61,38 @@ fn main() -> ExitCode {
         }
     };
     exit::exit(runtime.block_on(within_timeout(cli)))
+}
+
+/// `get-token` alone: what it does and the commands people use. On a terminal that is what was asked for
+/// (exit 0); in a script it is a missing argument (exit 2, on stderr).
+fn overview() -> u8 {
+    use std::io::IsTerminal;
+    let dir = directories::ProjectDirs::from("", "", "tokenbroker").map_or_else(
+        || "~/.config/tokenbroker".into(),
+        |d| d.config_dir().display().to_string(),
+    );
+    let text = format!(
+        "get-token: fresh OAuth access tokens for the user's connected accounts (Gmail, Slack, GitHub, ...)\n\
+         from Scalekit, and API calls made with them without showing them.\n\n\
+         \x20 get-token api URL             call an API with the right token (the token is never shown)\n\
+         \x20 get-token SERVICE             print a token (get-token --format header SERVICE | curl -H @- URL)\n\
+         \x20 get-token status              which accounts are ready\n\
+         \x20 get-token authorize SERVICE   a link for the user to connect an account\n\
+         \x20 get-token doctor              check the set-up, with the fix for each problem\n\n\
+         Configuration: {dir}/.env (SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET) and\n\
+         {dir}/connections.json (get-token config add SERVICE CONNECTION_NAME).\n\
+         More: get-token --help\n"
+    );
+    if std::io::stdout().is_terminal() {
+        if output::print(text) {
+            exit::OK
+        } else {
+            exit::UNEXPECTED
+        }
+    } else {
+        output::say(text.trim_end());
+        exit::USAGE
+    }
 }
 
 /// `--timeout` bounds the whole command, waiting and retries included.
