@@ -91,3 +91,23 @@ fn get_token_alone_is_an_overview_on_a_terminal_and_a_usage_error_in_a_script() 
     assert_eq!((run.code, run.stdout.as_str()), (2, ""));
     assert!(run.stderr.contains("get-token api URL"), "{}", run.stderr);
 }
+
+#[test]
+fn a_mistyped_command_gets_a_did_you_mean() {
+    let emu = emulator().spawn().unwrap();
+    let run = Cli::on(&emu).run(&["stauts"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("did you mean `get-token status`"),
+        "{}",
+        run.stderr
+    );
+    // A configured service of that name is fetched, as before.
+    let run = Cli::on(&emu).run(&["gmial"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains("did you mean \"gmail\""),
+        "{}",
+        run.stderr
+    );
+}

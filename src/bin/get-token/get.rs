@@ -33,6 +33,11 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         return report::usage(global, &message);
     }
     let broker = crate::broker(global);
+    if let Ok(b) = &broker
+        && let Some(message) = mistyped_command(b, &fetch.services)
+    {
+        return report::usage(global, &message);
+    }
     let services: Vec<String> = match (&fetch.for_url, &broker) {
         (Some(url), Ok(b)) => match b.connections().service_for_url(url) {
             Ok(service) => vec![service.to_owned()],
@@ -49,6 +54,26 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         Err(e) => services.iter().map(|_| Err(e.clone())).collect(),
     };
     delivery.deliver(&services, &outcomes)
+}
+
+/// `get-token stauts`: not a configured service, and close to a command's name: most likely a typo of the
+/// command, not a service to fetch.
+fn mistyped_command(broker: &tokenbroker::Broker, services: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let cli = crate::args::Cli::command();
+    services
+        .iter()
+        .filter(|s| broker.connections().get(s).is_err())
+        .find_map(|s| {
+            let close = cli
+                .get_subcommands()
+                .map(|c| c.get_name())
+                .filter(|name| strsim::jaro_winkler(name, s) > 0.85)
+                .max_by(|a, b| strsim::jaro_winkler(a, s).total_cmp(&strsim::jaro_winkler(b, s)))?;
+            Some(format!(
+                "\"{s}\" is neither a configured service nor a command; did you mean `get-token {close}`?"
+            ))
+        })
 }
 
 /// `get-token wait`: the same output as `get-token SERVICE`, after waiting without asking for links.
