@@ -111,3 +111,18 @@ fn a_mistyped_command_gets_a_did_you_mean() {
         run.stderr
     );
 }
+
+#[test]
+fn version_names_the_commit_when_built_from_git() {
+    let run = Cli::new().run(&["--version"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .starts_with(&format!("get-token {}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        run.stdout
+    );
+    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.git")).exists() {
+        assert!(run.stdout.contains("(commit "), "{}", run.stdout);
+    }
+}

@@ -13,7 +13,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "get-token",
-    version,
+    version = env!("TOKENBROKER_VERSION_TEXT"),
     after_help = crate::exit::TABLE,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
