@@ -34,6 +34,31 @@ fn files_containing(dir: &Path, needles: &[String]) -> Vec<String> {
     found
 }
 
+/// A provider that answers every request with the request itself (as some debugging endpoints do).
+fn echo_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                head.push_str(&line);
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+                head.len()
+            );
+        }
+    });
+    addr
+}
+
 struct Checked {
     cli: Cli,
     tmp: tempfile::TempDir,
@@ -126,8 +151,35 @@ fn no_cli_path_leaks_a_secret_to_output_or_files() {
         (&["config", "list"], false),
         (&["config", "list", "--json"], false),
         (&["authorize", "gmail", "--json"], false),
+        (&["--format", "header", "gmail"], true),
+        (&["wait", "gmail"], true),
+        (&["wait", "--json", "gmail"], false),
+        (
+            &["verify", "http://127.0.0.1:9/tokenbroker/verify?auth_request_id=a&state=b"],
+            false,
+        ),
     ] {
         checked.run(args, token_out, &secrets());
+    }
+    // `api` against a provider that echoes every request it gets, Authorization header included.
+    let echo = echo_server();
+    let hosts = checked.cli.write(
+        "api-connections.json",
+        &format!(
+            r#"{{"gmail": {{"connection_name": "{GMAIL}", "identifier": "{IDENTIFIER}", "hosts": ["{echo}"]}}}}"#
+        ),
+    );
+    let hosts = hosts.display().to_string();
+    for args in [
+        &["api"][..],
+        &["api", "-i"],
+        &["api", "--json"],
+        &["api", "-X", "POST", "-d", "{}"],
+    ] {
+        let url = format!("http://{echo}/echo");
+        let mut args = args.to_vec();
+        args.extend(["--connections", &hosts, &url]);
+        checked.run(&args, false, &secrets());
     }
 
     // Every failure path.
