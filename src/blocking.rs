@@ -73,6 +73,79 @@ impl Broker {
         self.run(self.inner.invalidate(service, identifier))
     }
 
+    /// See [`crate::Broker::wait_until_active`].
+    pub fn wait_until_active(
+        &self,
+        service: &str,
+        identifier: Option<&str>,
+        options: &WaitOptions,
+    ) -> Result<AccessToken, Error> {
+        self.run(self.inner.wait_until_active(service, identifier, options))
+    }
+
+    /// See [`crate::Broker::authorization_link`].
+    pub fn authorization_link(
+        &self,
+        service: &str,
+        identifier: Option<&str>,
+    ) -> Result<AuthorizationRequired, Error> {
+        self.run(self.inner.authorization_link(service, identifier))
+    }
+
+    /// See [`crate::Broker::complete_verification`].
+    pub fn complete_verification(&self, address: &str) -> Result<crate::Verified, Error> {
+        self.run(self.inner.complete_verification(address))
+    }
+
+    /// See [`crate::Broker::complete_verification_with`].
+    pub fn complete_verification_with(
+        &self,
+        auth_request_id: &str,
+        state: &str,
+    ) -> Result<crate::Verified, Error> {
+        self.run(
+            self.inner
+                .complete_verification_with(auth_request_id, state),
+        )
+    }
+
+    /// See [`crate::Broker::account_info`].
+    pub fn account_info(
+        &self,
+        service: &str,
+        identifier: Option<&str>,
+    ) -> Result<(crate::Target, Option<crate::AccountInfo>), Error> {
+        self.run(self.inner.account_info(service, identifier))
+    }
+
+    /// See [`crate::Broker::verify_credentials`].
+    pub fn verify_credentials(&self) -> Result<(), Error> {
+        self.run(self.inner.verify_credentials())
+    }
+
+    /// See [`crate::Broker::disconnect`].
+    pub fn disconnect(&self, service: &str, identifier: Option<&str>) -> Result<bool, Error> {
+        self.run(self.inner.disconnect(service, identifier))
+    }
+
+    /// [`crate::Broker::send`], with the whole answer read: its status, headers and body.
+    pub fn send(
+        &self,
+        service: &str,
+        identifier: Option<&str>,
+        request: reqwest::Request,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), Error> {
+        self.run(async {
+            let answer = self.inner.send(service, identifier, request).await?;
+            let (status, headers) = (answer.status(), answer.headers().clone());
+            let body = answer.bytes().await.map_err(|e| Error::Request {
+                url: String::new(),
+                detail: format!("reading the answer failed: {e}"),
+            })?;
+            Ok((status, headers, body.to_vec()))
+        })
+    }
+
     /// The async broker inside.
     pub fn as_async(&self) -> &crate::Broker {
         &self.inner

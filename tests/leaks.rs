@@ -155,7 +155,10 @@ fn no_cli_path_leaks_a_secret_to_output_or_files() {
         (&["wait", "gmail"], true),
         (&["wait", "--json", "gmail"], false),
         (
-            &["verify", "http://127.0.0.1:9/tokenbroker/verify?auth_request_id=a&state=b"],
+            &[
+                "verify",
+                "http://127.0.0.1:9/tokenbroker/verify?auth_request_id=a&state=b",
+            ],
             false,
         ),
     ] {
