@@ -148,6 +148,19 @@ fn no_cli_path_leaks_a_secret_to_output_or_files() {
             ],
             false,
         ),
+        // A command that prints its tokens: exec masks them in its piped output.
+        (
+            &[
+                "exec",
+                "gmail",
+                "slack",
+                "--",
+                "sh",
+                "-c",
+                "echo \"$GMAIL_TOKEN\"; echo \"$SLACK_TOKEN\" >&2",
+            ],
+            false,
+        ),
         (&["config", "list"], false),
         (&["config", "list", "--json"], false),
         (&["authorize", "gmail", "--json"], false),

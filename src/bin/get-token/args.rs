@@ -258,6 +258,11 @@ pub(crate) enum Command {
         wait: Wait,
         #[command(flatten)]
         who: Who,
+        /// Do not conceal the tokens in the command's output: run it in place of get-token, as before
+        /// masking. Without it, a token the command prints to a piped or redirected stdout or stderr shows
+        /// as <concealed by get-token>; a terminal is never masked.
+        #[arg(long)]
+        no_masking: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,

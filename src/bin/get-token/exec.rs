@@ -16,6 +16,7 @@ pub(crate) async fn run(
     identifier: Option<&str>,
     wait: &Wait,
     command: &[OsString],
+    no_masking: bool,
 ) -> u8 {
     if let Err(message) =
         fetch::check_wait_syntax(services, wait).and_then(|()| output::distinct_env_names(services))
@@ -69,17 +70,44 @@ pub(crate) async fn run(
             CANNOT_RUN
         }
     };
-    // On Unix the command replaces this process: signals, stdin and the exit status are its own, and no
-    // copy of the tokens outlives the call in a waiting parent.
+    // Masking needs get-token to stay the parent; with nothing to mask the command replaces this process:
+    // signals, stdin and the exit status are its own, and no copy of the tokens outlives the call in a
+    // waiting parent.
     #[cfg(unix)]
     {
+        let plan = crate::supervise::Plan::for_this_process();
+        if !no_masking {
+            let unmasked = match (plan.stdout, plan.stderr) {
+                (true, true) => None,
+                (true, false) => Some("stderr is a terminal: it is"),
+                (false, true) => Some("stdout is a terminal: it is"),
+                (false, false) => Some("output goes to a terminal: it is"),
+            };
+            if let Some(which) = unmasked {
+                global.tell(&format!(
+                    "get-token: exec: {which} not masked (a token the command prints there shows)"
+                ));
+            }
+            if plan.stdout || plan.stderr {
+                let secrets: Vec<&[u8]> = tokens
+                    .iter()
+                    .filter_map(|t| Some(t.as_ref().ok()?.expose_secret().as_bytes()))
+                    .collect();
+                // Blocking on purpose: the command runs past --timeout, which bounds getting the tokens
+                // (the timeout future polls this one first, so it never fires while the command runs).
+                return crate::supervise::run(child, plan, &secrets).unwrap_or_else(failed);
+            }
+        }
         harden::restore_for_exec();
         let e = std::os::unix::process::CommandExt::exec(&mut child);
         failed(e)
     }
     #[cfg(not(unix))]
-    match child.status() {
-        Ok(status) => status.code().map_or(exit::UNEXPECTED, |c| c as u8),
-        Err(e) => failed(e),
+    {
+        let _ = no_masking;
+        match child.status() {
+            Ok(status) => status.code().map_or(exit::UNEXPECTED, |c| c as u8),
+            Err(e) => failed(e),
+        }
     }
 }

@@ -14,10 +14,14 @@ mod fetch;
 mod get;
 mod harden;
 mod listener;
+#[cfg(unix)]
+mod mask;
 mod output;
 mod present;
 mod report;
 mod status;
+#[cfg(unix)]
+mod supervise;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -190,7 +194,18 @@ async fn run(cli: Cli) -> u8 {
             ref wait,
             ref who,
             ref command,
-        }) => exec::run(global, services, who.identifier.as_deref(), wait, command).await,
+            no_masking,
+        }) => {
+            exec::run(
+                global,
+                services,
+                who.identifier.as_deref(),
+                wait,
+                command,
+                no_masking,
+            )
+            .await
+        }
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "get-token", &mut out);
