@@ -165,6 +165,19 @@ fn no_cli_path_leaks_a_secret_to_output_or_files() {
         (&["config", "list", "--json"], false),
         (&["authorize", "gmail", "--json"], false),
         (&["--format", "header", "gmail"], true),
+        // A command that prints its tokens: masked on both streams.
+        (
+            &[
+                "exec",
+                "gmail",
+                "slack",
+                "--",
+                "sh",
+                "-c",
+                "echo $GMAIL_TOKEN; echo $SLACK_TOKEN >&2",
+            ],
+            false,
+        ),
         (&["wait", "gmail"], true),
         (&["wait", "--json", "gmail"], false),
         (

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokenbroker::{Broker, Error, PATH_ONLY_HOST, printable};
 
 use crate::args::Global;
+use crate::mask::Masker;
 use crate::{exit, output, report};
 
 /// What to send, as given on the command line.
@@ -171,7 +172,7 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
             Ok(b) => b,
             Err(e) => return report::fail(global, None, &read_failed(e)),
         };
-        let text = mask(&String::from_utf8_lossy(&bytes), token);
+        let text = String::from_utf8_lossy(&masked(&bytes, token)).into_owned();
         let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
         let value = json!({"status": status.as_u16(), "headers": headers, "body": body});
         return if output::print_json(value) {
@@ -189,37 +190,46 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
             head.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
         }
         head.push('\n');
-        if out
-            .write_all(printable(&mask(&head, token)).as_bytes())
-            .is_err()
-        {
+        let head = String::from_utf8_lossy(&masked(head.as_bytes(), token)).into_owned();
+        if out.write_all(printable(&head).as_bytes()).is_err() {
             return exit::UNEXPECTED;
         }
     }
+    // The body streams through the same masker `exec` uses, so a token split across chunks is caught too.
+    let mut masker = Masker::new(token.map(str::as_bytes));
     let mut answer = answer;
+    let mut shown = Vec::new();
     loop {
         let chunk = match answer.chunk().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
+            Ok(chunk) => chunk,
             Err(e) => return report::fail(global, None, &read_failed(e)),
         };
+        shown.clear();
+        match &chunk {
+            Some(c) => masker.feed(c, &mut shown),
+            None => masker.finish(&mut shown),
+        }
         let written = if terminal {
-            out.write_all(printable(&mask(&String::from_utf8_lossy(&chunk), token)).as_bytes())
+            out.write_all(printable(&String::from_utf8_lossy(&shown)).as_bytes())
         } else {
-            out.write_all(&chunk)
+            out.write_all(&shown)
         };
         if written.and_then(|()| out.flush()).is_err() {
             return exit::UNEXPECTED;
         }
+        if chunk.is_none() {
+            return code;
+        }
     }
-    code
 }
 
-fn mask(text: &str, token: Option<&str>) -> String {
-    match token {
-        Some(t) if !t.is_empty() => text.replace(t, "<concealed by get-token>"),
-        _ => text.to_owned(),
-    }
+/// `bytes` with the token masked, for output that is read whole.
+fn masked(bytes: &[u8], token: Option<&str>) -> Vec<u8> {
+    let mut masker = Masker::new(token.map(str::as_bytes));
+    let mut out = Vec::with_capacity(bytes.len());
+    masker.feed(bytes, &mut out);
+    masker.finish(&mut out);
+    out
 }
 
 fn read_failed(e: reqwest::Error) -> Error {
