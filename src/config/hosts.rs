@@ -47,11 +47,17 @@ const APIS: &[Api] = &[
     },
     Api {
         names: &["github"],
-        routes: &[("api.github.com", ""), ("uploads.github.com", "")],
+        // github.com itself: git over https (`get-token git-credential`) takes the same token.
+        routes: &[
+            ("api.github.com", ""),
+            ("uploads.github.com", ""),
+            ("github.com", ""),
+        ],
     },
     Api {
         names: &["gitlab"],
-        routes: &[("gitlab.com", "/api/")],
+        // The API under /api/, and git over https on the rest of the host.
+        routes: &[("gitlab.com", "")],
     },
     Api {
         names: &["notion"],

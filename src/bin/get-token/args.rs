@@ -267,6 +267,23 @@ pub(crate) enum Command {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
+    /// git's credential helper: `get` answers with the token of the service the host belongs to (as the
+    /// password, with the user name the host expects and its expiry); `store` and `erase` do nothing
+    /// lasting. Set it up with `get-token setup-git`.
+    GitCredential {
+        /// What git asks: get, store or erase.
+        #[arg(value_enum)]
+        operation: GitOperation,
+        #[command(flatten)]
+        who: Who,
+    },
+    /// Make git use get-token for a host's credentials (like `gh auth setup-git`): writes
+    /// credential.https://HOST.helper to the global git configuration.
+    SetupGit {
+        /// The git host [default: github.com and gitlab.com, for the services configured for them].
+        #[arg(long = "host", value_name = "HOST")]
+        hosts: Vec<String>,
+    },
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -298,6 +315,14 @@ pub(crate) enum ConfigAction {
     List,
     /// Print the path of connections.json (the one found, or where a new one would go).
     Path,
+}
+
+/// git's credential operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GitOperation {
+    Get,
+    Store,
+    Erase,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,6 +12,7 @@ mod exec;
 mod exit;
 mod fetch;
 mod get;
+mod git;
 mod harden;
 mod listener;
 #[cfg(unix)]
@@ -163,6 +164,10 @@ async fn run(cli: Cli) -> u8 {
             get::wait(&delivery, services, who.identifier.as_deref(), seconds).await
         }
         Some(Command::Verify { ref address }) => account::verify(global, address).await,
+        Some(Command::GitCredential { operation, ref who }) => {
+            git::credential(global, operation, who.identifier.as_deref()).await
+        }
+        Some(Command::SetupGit { ref hosts }) => git::setup(global, hosts),
         Some(Command::Api {
             ref url,
             ref service,
