@@ -496,3 +496,22 @@ async fn no_debug_or_display_contains_a_token_or_the_secret() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_google_domain_wide_delegation_account_hands_out_its_oauth_token() {
+    let emu = emulator().start().await.unwrap();
+    activate(&emu, GMAIL, IDENTIFIER);
+    let broker = uncached(&emu);
+    emu.inject(Fault::body(
+        Route::Auth,
+        200,
+        r#"{"connected_account": {"status": "ACTIVE", "authorization_type": "GOOGLE_DWD",
+            "authorization_details": {"google_dwd": {"access_token": "ya29.dwd-token",
+            "scopes": ["https://www.googleapis.com/auth/gmail.readonly"],
+            "token_expires_at": "2099-01-01T00:00:00Z"}}}}"#,
+    ));
+    let token = broker.get_token("gmail").await.unwrap();
+    assert_eq!(token.expose_secret(), "ya29.dwd-token");
+    assert_eq!(token.scopes(), ["https://www.googleapis.com/auth/gmail.readonly"]);
+    assert!(token.expires_at().is_some());
+}

@@ -299,6 +299,8 @@ impl Broker {
                         identifier_source: target.identifier_source.clone(),
                     })));
                 }
+                // Decision (wire audit, row 16): each call on an account that is not active makes one new link
+                // (concurrent callers share it through the flight); waiting never makes one while it waits.
                 _ => {
                     let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
                     return Err(Error::AuthorizationRequired(Box::new(
