@@ -297,6 +297,26 @@ fn a_terminal_is_left_to_the_command_unmasked() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("tty {token}")), "{text}");
     assert_eq!(text.matches("not masked").count(), 1, "{text}");
+
+    // Only stdout piped: it is masked, stderr stays the terminal.
+    let inner = format!(
+        "{} exec gmail -- sh -c 'test -t 2 && echo \"out $GMAIL_TOKEN\"' | cat",
+        env!("CARGO_BIN_EXE_get-token")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env_clear()
+        .envs(cli_env.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .current_dir(cli.cwd())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("out {MASK}")), "{text}");
+    assert!(!text.contains(&token), "{text}");
+    assert!(
+        text.contains("stderr is a terminal: it is not masked"),
+        "{text}"
+    );
 }
 
 #[test]
