@@ -30,7 +30,8 @@ Exit codes:
   8  user verification failed: wrong user, flow expired or used, or the address refused
   9  api: the API answered with an HTTP status other than 2xx (the status is on stderr)
 status: 0 when every service is ready, 3 when any needs authorization.
-exec: the command's own exit code; 126 it cannot be run, 127 not found.";
+exec: the command's own exit code (a command killed by a signal ends get-token with that signal);
+126 it cannot be run, 127 not found.";
 
 pub(crate) fn code_for(error: &Error) -> u8 {
     match error.kind() {
