@@ -512,6 +512,9 @@ async fn a_google_domain_wide_delegation_account_hands_out_its_oauth_token() {
     ));
     let token = broker.get_token("gmail").await.unwrap();
     assert_eq!(token.expose_secret(), "ya29.dwd-token");
-    assert_eq!(token.scopes(), ["https://www.googleapis.com/auth/gmail.readonly"]);
+    assert_eq!(
+        token.scopes(),
+        ["https://www.googleapis.com/auth/gmail.readonly"]
+    );
     assert!(token.expires_at().is_some());
 }

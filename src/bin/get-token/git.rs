@@ -237,18 +237,7 @@ fn invocation(global: &Global) -> String {
         (Some(a), _) => output::shell_quote(&a.display().to_string()),
         _ => "get-token".to_owned(),
     }];
-    if let Some(p) = &global.connections {
-        words.push(format!(
-            "--connections {}",
-            output::shell_quote(&p.display().to_string())
-        ));
-    }
-    if let Some(p) = &global.env_file {
-        words.push(format!(
-            "--env-file {}",
-            output::shell_quote(&p.display().to_string())
-        ));
-    }
+    words.extend(global.config_options());
     words.join(" ")
 }
 

@@ -70,6 +70,25 @@ pub(crate) fn say(text: &str) {
 }
 
 impl Global {
+    /// The options that say where this run's configuration is, as words for a command line to suggest or
+    /// write down (`--connections PATH`, `--env-file PATH`).
+    pub(crate) fn config_options(&self) -> Vec<String> {
+        let mut words = Vec::new();
+        if let Some(p) = &self.connections {
+            words.push(format!(
+                "--connections {}",
+                shell_quote(&p.display().to_string())
+            ));
+        }
+        if let Some(p) = &self.env_file {
+            words.push(format!(
+                "--env-file {}",
+                shell_quote(&p.display().to_string())
+            ));
+        }
+        words
+    }
+
     /// A message for people on stderr, unless `--quiet`, or `--json` (the object on stdout says it all).
     pub(crate) fn tell(&self, text: &str) {
         if !self.quiet && !self.json {

@@ -47,18 +47,7 @@ static INVOCATION: OnceLock<String> = OnceLock::new();
 
 pub(crate) fn remember_invocation(global: &Global) {
     let mut words = vec!["get-token".to_owned()];
-    if let Some(p) = &global.connections {
-        words.push(format!(
-            "--connections {}",
-            output::shell_quote(&p.display().to_string())
-        ));
-    }
-    if let Some(p) = &global.env_file {
-        words.push(format!(
-            "--env-file {}",
-            output::shell_quote(&p.display().to_string())
-        ));
-    }
+    words.extend(global.config_options());
     if let Some(port) = global.verify_port {
         words.push(format!("--verify-port {port}"));
     }
