@@ -101,6 +101,15 @@ impl Request {
     /// The URL to look the service up by, when the protocol is one a token may travel over.
     fn url(&self) -> Option<String> {
         let (protocol, host) = (self.protocol.as_deref()?, self.host.as_deref()?);
+        // Only a plain host name (and port): anything else (`@`, `/`, `#`, `%`, a backslash) could make this
+        // URL name another host than the one git will connect to.
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        {
+            return None;
+        }
         let path = self.path.as_deref().unwrap_or_default();
         // The host rules (https, or http on loopback; no user name) are `--for-url`'s, applied by the lookup.
         matches!(protocol, "https" | "http").then(|| format!("{protocol}://{host}/{path}"))
@@ -269,6 +278,20 @@ mod tests {
         assert_eq!(read_request(&b""[..]).unwrap(), Request::default());
         let ssh = read_request(&b"protocol=ssh\nhost=github.com\n"[..]).unwrap();
         assert_eq!(ssh.url(), None);
+        for host in [
+            "evil.test@github.com",
+            "evil.test/github.com",
+            "github.com#x",
+            "evil%2e.test",
+            "a\\b",
+        ] {
+            let r = Request {
+                protocol: Some("https".into()),
+                host: Some(host.into()),
+                path: None,
+            };
+            assert_eq!(r.url(), None, "{host}");
+        }
     }
 
     #[test]
