@@ -134,7 +134,8 @@ fn m2_exec_child_gets_no_credentials() {
         } else {
             "credentials in SCALEKIT_ENV_URL, ID, SECRET"
         };
-        let args = ["exec", "gmail", "--", "sh", "-c", "env"];
+        // Unmasked, to see that the child got the real token (masking would conceal it in `env`'s output).
+        let args = ["exec", "gmail", "--no-masking", "--", "sh", "-c", "env"];
         let out = world.run(&args);
         let mut rules = Rules::new();
         rules.token_out = true;
