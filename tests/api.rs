@@ -74,7 +74,20 @@ impl Provider {
                     body,
                 };
                 log.lock().unwrap().push(seen.clone());
-                let (status, extra, payload) = answers[i.min(answers.len() - 1)].clone();
+                let (status, mut extra, payload) = answers[i.min(answers.len() - 1)].clone();
+                // The token sent back the ways a careless API might: in a header, and JSON-escaped.
+                let bearer = seen
+                    .header("authorization")
+                    .unwrap_or("")
+                    .trim_start_matches("Bearer ")
+                    .to_owned();
+                let payload = if payload == b"ESCAPED" && !bearer.is_empty() {
+                    extra.push(("X-Echo", bearer.clone()));
+                    let first = bearer.chars().next().unwrap() as u32;
+                    format!("{{\"uesc\": \"\\u{first:04x}{}\"}}", &bearer[1..]).into_bytes()
+                } else {
+                    payload
+                };
                 let payload = if payload == b"ECHO" {
                     format!(
                         "{{\"authorization\": {:?}}}",
@@ -402,4 +415,45 @@ fn via_scalekit_goes_through_the_proxy_and_the_token_never_leaves_it() {
     assert_eq!(v["code"], "proxy_not_enabled");
     let run = cli.run(&["api", "/gmail/v1/users/me/profile"]);
     assert_eq!(run.code, 2, "a path needs --service: {run:?}");
+}
+
+#[test]
+fn json_output_masks_the_token_in_headers_and_after_decoding_escapes() {
+    let provider = Provider::serve(vec![(
+        200,
+        vec![("Content-Type", "application/json".into())],
+        b"ESCAPED".to_vec(),
+    )]);
+    let (emu, cli) = setup(&provider);
+    let run = cli.run(&["api", "--json", &format!("{}/x", provider.base)]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(!run.stdout.contains(&token(&emu)), "{}", run.stdout);
+    assert_eq!(v["headers"]["x-echo"], "<concealed by get-token>");
+    assert_eq!(v["body"]["uesc"], "<concealed by get-token>");
+}
+
+#[test]
+fn headers_that_choose_the_host_or_the_account_are_refused() {
+    let provider = Provider::serve(vec![json_answer("{}")]);
+    let (_emu, cli) = setup(&provider);
+    for header in [
+        "Host: evil.example",
+        "identifier: mallory",
+        "connection_name: other_conn",
+    ] {
+        let run = cli.run(&["api", "-H", header, &format!("{}/x", provider.base)]);
+        assert_eq!(run.code, 2, "{header}: {run:?}");
+        let run = cli.run(&[
+            "api",
+            "--service",
+            "gmail",
+            "--via-scalekit",
+            "-H",
+            header,
+            "/x",
+        ]);
+        assert_eq!(run.code, 2, "{header}: {run:?}");
+    }
+    assert!(provider.seen().is_empty());
 }

@@ -98,6 +98,9 @@ impl Broker {
         authorization: reqwest::header::HeaderValue,
     ) -> Result<Response, Error> {
         let mut next = copy(request)?;
+        // The URL names the host: a Host header of the caller's could send the token to another tenant of a
+        // shared front end.
+        next.headers_mut().remove(reqwest::header::HOST);
         for _ in 0..=MAX_REDIRECTS {
             next.headers_mut()
                 .insert(AUTHORIZATION, authorization.clone());

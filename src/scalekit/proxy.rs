@@ -35,9 +35,17 @@ impl Client {
         let mut refetched = false;
         loop {
             let token = self.api_token().await?;
+            // The caller's headers never choose the account, the connection or the credential.
             let mut headers = request.headers().clone();
-            headers.remove(AUTHORIZATION);
-            headers.remove(HOST);
+            for name in [
+                AUTHORIZATION.as_str(),
+                HOST.as_str(),
+                "connection_name",
+                "identifier",
+                "x-api-version",
+            ] {
+                headers.remove(name);
+            }
             let mut sent = self
                 .http
                 .request(request.method().clone(), &url)

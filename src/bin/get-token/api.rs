@@ -100,8 +100,17 @@ fn build(call: &Call<'_>) -> Result<Request, String> {
             .ok_or_else(|| format!("-H {}: write it as 'Name: value'", printable(header)))?;
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| format!("-H {}: not a header name", printable(header)))?;
-        if name == reqwest::header::AUTHORIZATION {
-            return Err("-H Authorization: get-token sets that header itself".into());
+        // The token's header, and the ones that choose where it goes or whose it is: get-token's to set.
+        // A Host other than the URL's could reach another tenant behind a shared front end, token and all.
+        if [
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HOST,
+            HeaderName::from_static("connection_name"),
+            HeaderName::from_static("identifier"),
+        ]
+        .contains(&name)
+        {
+            return Err(format!("-H {name}: get-token sets that header itself"));
         }
         let value = HeaderValue::from_str(value.trim()).map_err(|_| {
             format!(
@@ -172,9 +181,12 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
             Ok(b) => b,
             Err(e) => return report::fail(global, None, &read_failed(e)),
         };
-        let text = String::from_utf8_lossy(&masked(&bytes, token)).into_owned();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
-        let value = json!({"status": status.as_u16(), "headers": headers, "body": body});
+        let mut value = json!({"status": status.as_u16(), "headers": headers, "body": body});
+        // Masked after decoding, in every string, headers included: an answer that writes the token with
+        // JSON escapes (`\/`, `\u0065`) would otherwise come out decoded, in clear.
+        mask_strings(&mut value, token);
         return if output::print_json(value) {
             code
         } else {
@@ -220,6 +232,20 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
         if chunk.is_none() {
             return code;
         }
+    }
+}
+
+fn mask_strings(value: &mut Value, token: Option<&str>) {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return;
+    };
+    match value {
+        Value::String(s) if s.contains(token) => {
+            *s = s.replace(token, &String::from_utf8_lossy(crate::mask::MASK));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, Some(token))),
+        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, Some(token))),
+        _ => {}
     }
 }
 
