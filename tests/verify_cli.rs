@@ -304,3 +304,45 @@ fn status_and_doctor_say_what_finishes_a_pending_verification() {
         assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
     }
 }
+
+#[test]
+fn idle_connections_cannot_stall_the_listener_and_other_accounts_are_refused() {
+    let emu = custom();
+    let (cli, port) = cli(&emu);
+    // A valid address for another account of this installation (slack), made before the wait starts.
+    let slack = json(&cli.run(&["--json", "slack"]).stdout);
+    let slack_url = redirect(emu.click_approve(slack["authorization_url"].as_str().unwrap(), true));
+    let mut running = cli.spawn(&["--wait=30", "gmail"]);
+    let link = link_in(&running.stderr_line_with("/magic/"));
+    // Forty sockets that never send a byte.
+    let idle: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    emu.reset_counts();
+    let slack_here = slack_url.replace(
+        &slack_url[..slack_url.find("/tokenbroker").unwrap()],
+        &format!("http://127.0.0.1:{port}"),
+    );
+    let (status, page) = browse(&slack_here);
+    assert!(
+        status.contains("400") && page.contains("not waiting for"),
+        "{status}: {page}"
+    );
+    assert_eq!(
+        emu.requests(Route::UserVerify),
+        0,
+        "nothing sent for another account"
+    );
+    let url = redirect(emu.click_approve(&link, true));
+    let started = std::time::Instant::now();
+    let (status, _) = browse(&url);
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let run = running.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    drop(idle);
+}

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use url::Url;
 
-use crate::Broker;
 use crate::error::{Error, VerificationError};
+use crate::{Broker, Target};
 
 /// Verification done: the account is active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,30 @@ pub struct Verified {
     pub redirect: Option<Url>,
 }
 
+/// The `auth_request_id` and `state` of a redirect address.
+fn redirect_parts(address: &str) -> Result<(String, String), Error> {
+    let invalid = |reason: &str| VerificationError::InvalidState {
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(address.trim())
+        .map_err(|_| invalid("it is not a URL; pass the whole address the browser showed"))?;
+    let (mut auth_request_id, mut state) = (None, None);
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "auth_request_id" => auth_request_id = Some(value.into_owned()),
+            "state" => state = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    match (auth_request_id, state) {
+        (Some(id), Some(state)) => Ok((id, state)),
+        _ => Err(invalid(
+            "it has no auth_request_id and state; pass the whole address the browser showed after approving",
+        )
+        .into()),
+    }
+}
+
 impl Broker {
     /// Completes user verification from the address the browser was sent to after the user approved
     /// (`...?auth_request_id=...&state=...`), as the user pasted it back or a listener received it.
@@ -40,32 +64,23 @@ impl Broker {
     /// ```no_run
     /// # async fn run(broker: tokenbroker::Broker) -> Result<(), tokenbroker::Error> {
     /// let done = broker
-    ///     .complete_verification("http://127.0.0.1:53682/verify?auth_request_id=ar_1&state=tbv1...")
+    ///     .complete_verification("http://127.0.0.1:53117/tokenbroker/verify?auth_request_id=ar_1&state=tbv1...")
     ///     .await?;
     /// println!("{} is connected", done.service);
     /// # Ok(()) }
     /// ```
     pub async fn complete_verification(&self, address: &str) -> Result<Verified, Error> {
-        let invalid = |reason: &str| VerificationError::InvalidState {
-            reason: reason.to_owned(),
-        };
-        let url = Url::parse(address.trim())
-            .map_err(|_| invalid("it is not a URL; pass the whole address the browser showed"))?;
-        let (mut auth_request_id, mut state) = (None, None);
-        for (key, value) in url.query_pairs() {
-            match key.as_ref() {
-                "auth_request_id" => auth_request_id = Some(value.into_owned()),
-                "state" => state = Some(value.into_owned()),
-                _ => {}
-            }
-        }
-        match (auth_request_id, state) {
-            (Some(id), Some(state)) => self.complete_verification_with(&id, &state).await,
-            _ => Err(invalid(
-                "it has no auth_request_id and state; pass the whole address the browser showed after approving",
-            )
-            .into()),
-        }
+        let (auth_request_id, state) = redirect_parts(address)?;
+        self.complete_verification_with(&auth_request_id, &state)
+            .await
+    }
+
+    /// Which account a verification address is for, with its `state` checked here (made by this
+    /// installation, for a configured service, not expired) and nothing sent: for a listener that completes
+    /// only the verifications it waits for.
+    pub fn verification_target(&self, address: &str) -> Result<Target, Error> {
+        let (_, state) = redirect_parts(address)?;
+        self.checked_state(&state)
     }
 
     /// [`Broker::complete_verification`] from the two values of the redirect.
@@ -74,15 +89,29 @@ impl Broker {
         auth_request_id: &str,
         state: &str,
     ) -> Result<Verified, Error> {
-        let invalid = |reason: String| Error::from(VerificationError::InvalidState { reason });
         if auth_request_id.is_empty()
             || auth_request_id.len() > 1000
             || auth_request_id.chars().any(crate::text::is_unsafe)
         {
-            return Err(invalid(
-                "the auth_request_id is empty, too long or not printable".into(),
-            ));
+            return Err(VerificationError::InvalidState {
+                reason: "the auth_request_id is empty, too long or not printable".into(),
+            }
+            .into());
         }
+        let target = self.checked_state(state)?;
+        let redirect = self.client().verify_user(&target, auth_request_id).await?;
+        self.forget(&target).await;
+        Ok(Verified {
+            service: target.service,
+            connection_name: target.connection_name,
+            identifier: target.identifier,
+            redirect,
+        })
+    }
+
+    /// The account a state is for, once its MAC (in constant time) and expiry are checked.
+    fn checked_state(&self, state: &str) -> Result<Target, Error> {
+        let invalid = |reason: String| Error::from(VerificationError::InvalidState { reason });
         let claims = state::parse(state).map_err(|r| invalid(format!("the state: {r}")))?;
         let target = self
             .resolve(&claims.service, Some(&claims.identifier))
@@ -94,13 +123,6 @@ impl Broker {
         self.state_key()
             .check(&claims, &target.connection_name, SystemTime::now())
             .map_err(|r| invalid(format!("the state: {r}")))?;
-        let redirect = self.client().verify_user(&target, auth_request_id).await?;
-        self.forget(&target).await;
-        Ok(Verified {
-            service: target.service,
-            connection_name: target.connection_name,
-            identifier: target.identifier,
-            redirect,
-        })
+        Ok(target)
     }
 }

@@ -97,7 +97,10 @@ pub(crate) async fn tokens(
         }
     });
     match wait {
-        Some(_) => with_listener(broker, global, services.len(), work).await,
+        Some(_) => {
+            let accounts = accounts(broker, services, identifier);
+            with_listener(broker, global, &accounts, work).await
+        }
         None => work.await,
     }
 }
@@ -141,7 +144,8 @@ pub(crate) async fn wait_only(
         ));
         work.await
     };
-    with_listener(broker, global, services.len(), work).await
+    let accounts = accounts(broker, services, identifier);
+    with_listener(broker, global, &accounts, work).await
 }
 
 /// [`wait_for`] with the loopback listener beside it: for `authorize --wait`.
@@ -152,8 +156,9 @@ pub(crate) async fn wait_listening(
     global: &Global,
     show: Show,
 ) -> Result<AccessToken, Error> {
+    let account = (auth.service.clone(), auth.identifier.clone());
     let work = async { vec![wait_for(broker, auth, limit, global, show).await] };
-    let mut results = with_listener(broker, global, 1, work).await;
+    let mut results = with_listener(broker, global, &[account], work).await;
     results.pop().unwrap_or_else(|| {
         Err(Error::Protocol {
             endpoint: "get-token",
@@ -164,10 +169,23 @@ pub(crate) async fn wait_listening(
 
 /// Runs `work` with the loopback listener beside it, when links send the browser there. A verification
 /// that fails at Scalekit (wrong user, flow expired) ends a one-service wait with that failure at once.
+/// The accounts a wait is for, as the listener knows them.
+fn accounts(
+    broker: &Broker,
+    services: &[String],
+    identifier: Option<&str>,
+) -> Vec<listener::Account> {
+    services
+        .iter()
+        .filter_map(|s| broker.resolve(s, identifier).ok())
+        .map(|t| (t.service, t.identifier))
+        .collect()
+}
+
 async fn with_listener(
     broker: &Broker,
     global: &Global,
-    wanted: usize,
+    accounts: &[listener::Account],
     work: impl Future<Output = Vec<Result<AccessToken, Error>>>,
 ) -> Vec<Result<AccessToken, Error>> {
     let port = global.verify_port.unwrap_or(listener::DEFAULT_PORT);
@@ -185,12 +203,12 @@ async fn with_listener(
         }
     };
     tokio::pin!(work);
-    let serve = listening.serve(broker, wanted);
+    let serve = listening.serve(broker, accounts);
     tokio::pin!(serve);
     tokio::select! {
         results = &mut work => results,
         failed = &mut serve => match failed {
-            Err(e) if wanted == 1 => vec![Err(e)],
+            Err(e) if accounts.len() == 1 => vec![Err(e)],
             Err(e) => {
                 global.tell(&report::describe(None, &e));
                 work.await

@@ -20,7 +20,13 @@ pub(crate) const DEFAULT_PORT: u16 = 53117;
 const PATH: &str = "/tokenbroker/verify";
 /// A browser's request head is well under this; more is not a browser.
 const MAX_HEAD: usize = 8 * 1024;
-const READ_TIME: Duration = Duration::from_secs(5);
+const READ_TIME: Duration = Duration::from_secs(2);
+/// Connections handled at once: idle ones from another local process cannot queue the browser's behind
+/// them, and cannot grow without bound either.
+const MAX_OPEN: usize = 64;
+
+/// An account a wait is for: (service, identifier).
+pub(crate) type Account = (String, String);
 
 /// The `user_verify_url` for links, given the port.
 pub(crate) fn verify_url(port: u16) -> Url {
@@ -33,7 +39,7 @@ pub(crate) struct Listener {
 
 /// What one request came to.
 enum Handled {
-    Verified,
+    Verified(Account),
     Failed(Error),
     /// Not a verification of ours: answered, and the listener goes on.
     Ignored,
@@ -47,25 +53,44 @@ impl Listener {
         })
     }
 
-    /// Serves until `wanted` verifications have succeeded (`Ok`), or one failed at Scalekit (wrong user,
-    /// flow expired: `Err`). Runs until then; the caller drops it at its deadline.
-    pub(crate) async fn serve(self, broker: &Broker, wanted: usize) -> Result<(), Error> {
-        let mut done = 0;
-        while done < wanted {
-            let Ok((stream, _)) = self.socket.accept().await else {
-                continue;
-            };
-            match handle(stream, broker).await {
-                Handled::Verified => done += 1,
-                Handled::Failed(e) => return Err(e),
-                Handled::Ignored => {}
+    /// Serves until every account in `waiting_for` is verified (`Ok`), or a verification of one of them
+    /// failed at Scalekit (wrong user, flow expired: `Err`). Connections are handled concurrently, up to
+    /// [`MAX_OPEN`]; a request for any other account is refused without anything sent. Runs until then;
+    /// the caller drops it at its deadline.
+    pub(crate) async fn serve(self, broker: &Broker, waiting_for: &[Account]) -> Result<(), Error> {
+        let waiting_for = std::sync::Arc::new(waiting_for.to_vec());
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
+        let (tx, mut rx) = tokio::sync::mpsc::channel(MAX_OPEN);
+        let mut verified = std::collections::HashSet::new();
+        loop {
+            tokio::select! {
+                accepted = self.socket.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    // All slots busy: this waits at most the head timeout for one (results queue meanwhile).
+                    let Ok(slot) = slots.clone().acquire_owned().await else { continue };
+                    let (broker, tx, waiting_for) = (broker.clone(), tx.clone(), waiting_for.clone());
+                    tokio::spawn(async move {
+                        let handled = handle(stream, &broker, &waiting_for).await;
+                        drop(slot);
+                        let _ = tx.send(handled).await;
+                    });
+                }
+                Some(handled) = rx.recv() => match handled {
+                    Handled::Verified(account) => {
+                        verified.insert(account);
+                        if waiting_for.iter().all(|a| verified.contains(a)) {
+                            return Ok(());
+                        }
+                    }
+                    Handled::Failed(e) => return Err(e),
+                    Handled::Ignored => {}
+                },
             }
         }
-        Ok(())
     }
 }
 
-async fn handle(mut stream: TcpStream, broker: &Broker) -> Handled {
+async fn handle(mut stream: TcpStream, broker: &Broker, waiting_for: &[Account]) -> Handled {
     let Some(target) = read_target(&mut stream).await else {
         respond(
             &mut stream,
@@ -99,13 +124,34 @@ async fn handle(mut stream: TcpStream, broker: &Broker) -> Handled {
         .await;
         return Handled::Ignored;
     }
+    // Checked before anything is sent: a state of this installation, for an account this wait is for.
+    match broker.verification_target(url.as_str()) {
+        Ok(target)
+            if !waiting_for
+                .iter()
+                .any(|(s, i)| *s == target.service && *i == target.identifier) =>
+        {
+            let text = "This address is for an account this get-token is not waiting for.";
+            respond(&mut stream, "400 Bad Request", "Not verified", text, None).await;
+            return Handled::Ignored;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let text = format!("This address was not made by this get-token, or it expired: {e}");
+            respond(&mut stream, "400 Bad Request", "Not verified", &text, None).await;
+            return Handled::Ignored;
+        }
+    }
     match broker.complete_verification(url.as_str()).await {
         Ok(Verified {
-            service, redirect, ..
+            service,
+            identifier,
+            redirect,
+            ..
         }) => {
             let text = format!("Your {service} account is connected. You can close this page.");
             respond(&mut stream, "200 OK", "Connected", &text, redirect.as_ref()).await;
-            Handled::Verified
+            Handled::Verified((service, identifier))
         }
         Err(Error::Verification(VerificationError::InvalidState { reason })) => {
             let text =
