@@ -230,7 +230,11 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     let run = Cli::new().run(&["--help"]);
     assert_eq!(run.code, 0);
     assert!(
-        run.stdout.contains("Exit codes:") && run.stdout.contains("7  network"),
+        run.stdout.contains("Exit codes:")
+            && run.stdout.contains("7  network")
+            && run.stdout.contains("never from the working directory")
+            && run.stdout.contains("SCALEKIT_CLIENT_SECRET")
+            && run.stdout.contains("Examples:\n  get-token api "),
         "{}",
         run.stdout
     );

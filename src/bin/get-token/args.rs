@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::exit_table;
+
 /// Print fresh OAuth access tokens for connected accounts (Gmail, Slack, GitHub, ...) from Scalekit.
 ///
 /// stdout holds only the tokens (one per line, in argument order); everything else goes to stderr.
@@ -14,7 +16,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 #[command(
     name = "get-token",
     version = env!("TOKENBROKER_VERSION_TEXT"),
-    after_help = crate::exit::TABLE,
+    after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -28,6 +30,23 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
 }
+
+/// The end of `--help`: what get-token reads, the exit codes, and examples.
+const AFTER_HELP: &str = concat!(
+    "Reads (never from the working directory):\n",
+    "  SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET: all three from the environment,\n",
+    "      or all three from ~/.config/tokenbroker/.env (or --env-file PATH); SCALEKIT_ENVIRONMENT_URL\n",
+    "      is another name for SCALEKIT_ENV_URL\n",
+    "  ~/.config/tokenbroker/connections.json (or --connections PATH, or $TOKENBROKER_CONNECTIONS)\n",
+    "  SCALEKIT_IDENTIFIER, SCALEKIT_USER_VERIFY_URL, TOKENBROKER_TIMEOUT, TOKENBROKER_VERIFY_PORT\n\n",
+    exit_table!(),
+    "\n\nExamples:\n",
+    "  get-token api https://gmail.googleapis.com/gmail/v1/users/me/profile\n",
+    "  get-token --format header github | curl -H @- https://api.github.com/user\n",
+    "  get-token exec gmail slack -- python3 sync.py\n",
+    "  get-token --json gmail     (then relay \"message\" and run \"next\": get-token wait gmail)\n",
+    "  get-token status; get-token doctor",
+);
 
 /// What to fetch and how to print it (the command without a subcommand).
 #[derive(Debug, Args)]

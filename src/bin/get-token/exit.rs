@@ -15,8 +15,12 @@ pub(crate) const UNAVAILABLE: u8 = 7;
 pub(crate) const VERIFICATION_FAILED: u8 = 8;
 pub(crate) const HTTP_ERROR: u8 = 9;
 
-/// The table printed in `--help`; keep it in step with the constants above and the README.
-pub(crate) const TABLE: &str = "\
+/// The exit codes as `--help` prints them; keep them in step with the constants above and the README. A
+/// macro, so that `--help` can `concat!` it with the rest of its text.
+#[macro_export]
+macro_rules! exit_table {
+    () => {
+        "\
 Exit codes:
   0  token printed
   1  unexpected error
@@ -31,7 +35,9 @@ Exit codes:
   9  api: the API answered with an HTTP status other than 2xx (the status is on stderr)
 status: 0 when every service is ready, 3 when any needs authorization.
 exec: the command's own exit code (a command killed by a signal ends get-token with that signal);
-126 it cannot be run, 127 not found.";
+126 it cannot be run, 127 not found."
+    };
+}
 
 pub(crate) fn code_for(error: &Error) -> u8 {
     match error.kind() {
