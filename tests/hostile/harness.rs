@@ -19,7 +19,7 @@ pub const CLIENT_ID: &str = "hostile-client";
 /// The API token the hostile server issues for the client credentials.
 pub const API_TOKEN: &str = "API-TOKEN-hostile-e3b0c442";
 /// The access token the hostile server hands out for gmail.
-pub const ACCESS: &str = "ya29.ACCESS-hostile-9f86d081";
+pub const ACCESS: &str = "fake-access-hostile-9f86d081";
 pub const CONNECTION: &str = "gmail_u3134a";
 pub const IDENTIFIER: &str = "mess";
 /// Placeholder for the emulator's base URL (`http://127.0.0.1:PORT`) in bodies and forbidden texts.
