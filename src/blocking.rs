@@ -54,9 +54,24 @@ impl Broker {
     pub fn wait_for_token(
         &self,
         service: &str,
+        identifier: Option<&str>,
         options: &WaitOptions,
+        on_link: impl FnMut(&AuthorizationRequired) + Send,
     ) -> Result<AccessToken, Error> {
-        self.run(self.inner.wait_for_token(service, options))
+        self.run(
+            self.inner
+                .wait_for_token(service, identifier, options, on_link),
+        )
+    }
+
+    /// See [`crate::Broker::wait_renewing_links`].
+    pub fn wait_renewing_links(
+        &self,
+        auth: AuthorizationRequired,
+        options: &WaitOptions,
+        on_link: impl FnMut(&AuthorizationRequired) + Send,
+    ) -> Result<AccessToken, Error> {
+        self.run(self.inner.wait_renewing_links(auth, options, on_link))
     }
 
     /// See [`crate::Broker::wait_for_authorization`].

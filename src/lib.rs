@@ -50,6 +50,7 @@ mod config;
 mod error;
 mod flight;
 mod net;
+mod observe;
 mod scalekit;
 mod text;
 mod timefmt;
@@ -76,6 +77,7 @@ pub use error::{
     ApiError, AuthorizationRequired, ConfigError, CredentialsError, Error, ErrorKind,
     PendingVerification, Result, VerificationError,
 };
+pub use observe::RequestEvent;
 pub use text::printable;
 pub use timefmt::rfc3339;
 pub use token::AccessToken;

@@ -62,3 +62,27 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     }
     crate::text::tidy(&chain.join(": "))
 }
+
+/// What to do about [`crate::Error::Unavailable`], by cause: a typo is not fixed by retrying.
+pub(crate) fn hint(error: &crate::Error) -> String {
+    let detail = match error {
+        crate::Error::Unavailable { detail, .. } => detail.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    let advice = if detail.contains("(dns)") {
+        "check the host name in SCALEKIT_ENV_URL (as the dashboard shows it) and the network"
+    } else if detail.contains("connection refused") {
+        "check the host and port in SCALEKIT_ENV_URL (for the local emulator: is it still running?)"
+    } else if detail.contains("tls handshake") {
+        "check that SCALEKIT_ENV_URL is https:// on a server that speaks TLS (http:// only for a local \
+         emulator), and any TLS-intercepting proxy"
+    } else if detail.contains("proxy") {
+        "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
+    } else if detail.contains("timed out") {
+        "check the network; a slow network needs a longer timeout"
+    } else {
+        "Scalekit or the network is failing for now: retry in a minute, and check SCALEKIT_ENV_URL if it \
+         persists"
+    };
+    advice.into()
+}

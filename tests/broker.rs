@@ -235,12 +235,39 @@ async fn http_errors_map_to_typed_errors() {
     let err = broker.get_token("gmail").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(err.to_string().contains("500"), "{err}");
+}
 
+/// A connection name the environment does not have is said as such (exit 4 in get-token), whichever call
+/// finds out: the create (the emulator's answer) or the magic link (Scalekit's documented 400).
+#[tokio::test]
+async fn an_unknown_connection_name_is_said_as_such() {
+    let emu = emulator().start().await.unwrap();
+    let broker = uncached(&emu);
     let err = broker.get_token("ghost").await.unwrap_err();
     assert!(
-        matches!(&err, Error::Api(api) if api.status == 400 && api.message.contains("no_such_connection")),
+        matches!(&err, Error::UnknownConnection { connection_name, answer: Some(api), .. }
+            if connection_name == "no_such_connection" && api.status == 400),
         "{err:?}"
     );
+    assert_eq!(err.kind(), ErrorKind::UnknownConnection);
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(err.hint().contains("connection_name"), "{}", err.hint());
+
+    emu.inject(Fault::body(
+        Route::MagicLink,
+        400,
+        r#"{"code":3,"message":"missing required parameters or invalid connector"}"#,
+    ));
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownConnection, "{err:?}");
+    // Any other refusal stays what it was.
+    emu.inject(Fault::body(
+        Route::MagicLink,
+        400,
+        r#"{"code":3,"message":"identifier too long"}"#,
+    ));
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");
 }
 
 #[tokio::test]
@@ -410,10 +437,13 @@ async fn waiting_ends_with_link_expired_or_timed_out() {
         .await
         .unwrap();
     let broker = builder(&emu).timeout(None).build().unwrap();
+    let Err(Error::AuthorizationRequired(auth)) = broker.get_token("gmail").await else {
+        panic!("a link first");
+    };
 
     let start = tokio::time::Instant::now();
     let err = broker
-        .wait_for_token("gmail", &WaitOptions::default())
+        .wait_for_authorization(&auth, &WaitOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::LinkExpired(_)), "{err:?}");
@@ -424,8 +454,9 @@ async fn waiting_ends_with_link_expired_or_timed_out() {
     );
 
     let err = broker
-        .wait_for_token(
+        .wait_until_active(
             "gmail",
+            None,
             &WaitOptions::default().timeout(Duration::from_secs(5)),
         )
         .await
@@ -435,6 +466,55 @@ async fn waiting_ends_with_link_expired_or_timed_out() {
         "{err:?}"
     );
     assert_eq!(err.kind(), ErrorKind::AuthorizationRequired);
+}
+
+/// The caller sees every link before anything waits on it; an expired link is followed by a new one; the
+/// time limit is the whole wait's.
+#[tokio::test(start_paused = true)]
+async fn wait_for_token_shows_each_link_then_waits() {
+    let emu = emulator()
+        .link_ttl(Duration::from_secs(20))
+        .start()
+        .await
+        .unwrap();
+    let broker = builder(&emu).timeout(None).build().unwrap();
+    let start = tokio::time::Instant::now();
+    let mut links = Vec::new();
+    let err = broker
+        .wait_for_token(
+            "gmail",
+            None,
+            &WaitOptions::default().timeout(Duration::from_secs(50)),
+            |auth| links.push((auth.url.to_string(), start.elapsed())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::WaitTimedOut { .. }), "{err:?}");
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(49) && waited <= Duration::from_secs(51),
+        "{waited:?}"
+    );
+    assert_eq!(links.len(), 3, "one link per 20 s: {links:?}");
+    assert!(links[0].1 < Duration::from_secs(1), "shown at once");
+    assert_ne!(links[0].0, links[1].0, "a new link each time");
+
+    // Approved while waiting: the token, and the link was shown before that.
+    let mut shown = 0;
+    let token = broker
+        .wait_for_token(
+            "gmail",
+            Some(IDENTIFIER),
+            &WaitOptions::default().timeout(Duration::from_secs(50)),
+            |auth| {
+                shown += 1;
+                assert!(emu.approve_link(auth.url.as_str()), "a live link");
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, 1);
+    assert_eq!(token.identifier(), IDENTIFIER);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{CONNECTIONS_JSON, Cli, IDENTIFIER, emulator};
+use tokenbroker::emulator::{Fault, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 
@@ -209,9 +210,16 @@ fn refused_and_unavailable_exit_6_and_7() {
     let emu = emulator().spawn().unwrap();
     let run = Cli::on(&emu).run(&["ghost"]);
     assert!(
-        run.code == 6 && run.stderr.contains("no_such_connection"),
-        "{run:?}"
+        run.code == 4
+            && run
+                .stderr
+                .contains("\"no_such_connection\" (service ghost) does not exist")
+            && run.stderr.contains("config add ghost CONNECTION_NAME"),
+        "a wrong connection name is a configuration error: {run:?}"
     );
+    emu.inject(Fault::status(Route::Auth, 400));
+    let run = Cli::on(&emu).run(&["gmail"]);
+    assert_eq!(run.code, 6, "{run:?}");
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -258,8 +266,7 @@ fn identifier_order_explicit_entry_variable_identity_default() {
     .unwrap();
     let run = cli.run(&["gmail"]);
     assert!(
-        run.stderr
-            .contains("identifier mess from the agent name in")
+        run.stderr.contains("identifier mess, the agent name in")
             && run.stderr.contains("IDENTITY.md"),
         "{}",
         run.stderr
@@ -382,7 +389,7 @@ fn json_errors_have_code_message_and_hint() {
     let cli = Cli::on(&emu);
     for (args, code, name) in [
         (&["--json", "gmial"][..], 4, "not_configured"),
-        (&["--json", "ghost"], 6, "scalekit_refused"),
+        (&["--json", "ghost"], 4, "unknown_connection"),
     ] {
         let run = cli.run(args);
         let v = json(&run);
@@ -525,4 +532,62 @@ fn a_secret_file_others_can_read_draws_a_warning_and_one_they_can_write_is_refus
         );
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
+}
+
+/// `-v`: one line per request to Scalekit, with the status, the time and the retry decision; nothing else
+/// changes, and no header or secret shows.
+#[test]
+fn verbose_tells_each_request_to_scalekit() {
+    let emu = emulator().spawn().unwrap();
+    common::activate(&emu, "gmail_u3134a", IDENTIFIER);
+    let cli = Cli::on(&emu);
+    emu.inject(Fault::status(Route::Auth, 503));
+    let run = cli.run(&["-v", "gmail"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let url = emu.url();
+    assert!(
+        lines[0].starts_with(&format!("get-token: POST {url}/oauth/token -> 200 (")),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "get-token: GET {url}/api/v1/connected_accounts/auth?connector=gmail_u3134a&identifier=mess -> 503 ("
+        )) && lines[1].contains("; retrying in"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains("/auth?")
+            && lines[2].contains("-> 200")
+            && lines[2].contains("attempt 2"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(!run.stderr.contains("Bearer") && !run.stderr.contains(&emu.client_secret()));
+    assert_eq!(
+        run.stdout.trim(),
+        emu.access_token("gmail_u3134a", IDENTIFIER).unwrap()
+    );
+    // A closed port: the failure and that it is retried, then not.
+    let closed = Cli::new()
+        .var("SCALEKIT_ENV_URL", "http://127.0.0.1:9")
+        .var("SCALEKIT_CLIENT_ID", "id")
+        .var("SCALEKIT_CLIENT_SECRET", "s");
+    closed.write_config("connections.json", common::CONNECTIONS_JSON);
+    let run = closed.run(&["-v", "gmail"]);
+    assert_eq!(run.code, 7, "{run:?}");
+    assert!(
+        run.stderr.contains("connection refused") && run.stderr.contains("; not retried"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("hint: check the host and port in SCALEKIT_ENV_URL"),
+        "{run:?}"
+    );
+    assert_eq!(
+        cli.run(&["-q", "-v", "gmail"]).code,
+        2,
+        "-q and -v conflict"
+    );
 }

@@ -286,7 +286,7 @@ fn doctor_ticks_each_step_or_says_how_to_fix_it() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("fix: set SCALEKIT_CLIENT_ID"),
+        run.stdout.contains("fix: set them up: get-token init"),
         "{}",
         run.stdout
     );

@@ -189,6 +189,9 @@ fn no_cli_path_leaks_a_secret_to_output_or_files() {
         ),
     ] {
         checked.run(args, token_out, &secrets());
+        // -v tells each request to Scalekit on stderr: never a token, the secret or a header.
+        let verbose: Vec<&str> = std::iter::once("-v").chain(args.iter().copied()).collect();
+        checked.run(&verbose, token_out, &secrets());
     }
     // `api` against a provider that echoes every request it gets, Authorization header included.
     let echo = echo_server();

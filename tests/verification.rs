@@ -192,7 +192,7 @@ async fn the_wrong_user_is_a_typed_outcome() {
         ),
         "{err:?}"
     );
-    assert!(err.hint().contains("--identifier"), "{}", err.hint());
+    assert!(err.hint().contains("their identifier"), "{}", err.hint());
 }
 
 #[tokio::test]

@@ -46,6 +46,7 @@ pub struct Builder {
     connect_timeout: Option<Duration>,
     user_verify_url: Option<url::Url>,
     default_user_verify_url: Option<url::Url>,
+    observer: Option<crate::observe::Observer>,
 }
 
 impl Builder {
@@ -135,6 +136,22 @@ impl Builder {
         self
     }
 
+    /// Calls `observer` after every attempt at a request to Scalekit, with what was asked and what came
+    /// back (never a body, a header, a token or the secret): for a log or a `--verbose`.
+    ///
+    /// ```no_run
+    /// let broker = tokenbroker::Broker::builder()
+    ///     .on_request(|event| eprintln!("scalekit: {event}"))
+    ///     .build();
+    /// ```
+    pub fn on_request(
+        mut self,
+        observer: impl Fn(&crate::RequestEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.observer = Some(std::sync::Arc::new(observer));
+        self
+    }
+
     /// Checks everything and makes the broker. No request is made.
     pub fn build(self) -> Result<Broker, Error> {
         let sources = self.sources();
@@ -203,7 +220,7 @@ impl Builder {
             inner: Arc::new(Inner {
                 verify_url,
                 state_key,
-                client: Client::new(http, credentials, timeout),
+                client: Client::new(http, credentials, timeout, self.observer),
                 connections,
                 identifier: self.identifier,
                 fallback_identifier: config::fallback_identifier(&sources),

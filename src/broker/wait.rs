@@ -1,5 +1,7 @@
 //! Waiting for the user to authorize: polling the account's details until it is active.
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use super::{Broker, Target};
@@ -11,21 +13,101 @@ use crate::timefmt::{parse_rfc3339, saturating_after};
 use crate::token::AccessToken;
 use crate::wait::WaitOptions;
 
+/// Less time than this left is not worth a new link: nobody opens and approves one that fast.
+const MIN_LINK_TIME: Duration = Duration::from_secs(2);
+/// The pause before asking again after a link that arrived expired: the first, and the longest.
+const STALE_PAUSE: Duration = Duration::from_secs(2);
+const MAX_STALE_PAUSE: Duration = Duration::from_secs(30);
+
 impl Broker {
-    /// Like [`Broker::get_token`], but when the user must authorize, waits for them (polling Scalekit) and
-    /// then returns the token. See [`Broker::wait_for_authorization`] for the outcomes.
+    /// Gets the token of `service`; when the user must authorize, hands the link to `on_link` (relay it to
+    /// the user), then waits for them, with a new link (to `on_link` again) whenever one expires, until the
+    /// account is active or [`WaitOptions::timeout`] (default 2 minutes) has passed.
+    ///
+    /// `on_link` is called before any waiting, so nobody waits on a link nobody was shown. A link that
+    /// arrives already expired (this machine's clock is probably ahead of Scalekit's) is passed too, with
+    /// `expires_in() == Some(ZERO)`; the next is asked for after a pause of 2 s, doubling up to 30 s. No new
+    /// link is asked for with less than 2 s left.
+    ///
+    /// The outcomes: `Ok(token)`; [`Error::WaitTimedOut`] when the time ran out;
+    /// [`Error::VerificationPending`] when the user approved but user verification had not completed by
+    /// then; any error of [`Broker::get_token`].
+    ///
+    /// ```no_run
+    /// # async fn run(broker: tokenbroker::Broker) -> Result<(), tokenbroker::Error> {
+    /// use std::time::Duration;
+    /// use tokenbroker::WaitOptions;
+    ///
+    /// let options = WaitOptions::default().timeout(Duration::from_secs(300));
+    /// let token = broker
+    ///     .wait_for_token("gmail", None, &options, |auth| println!("{}", auth.message()))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_token(
         &self,
         service: &str,
+        identifier: Option<&str>,
         options: &WaitOptions,
+        on_link: impl FnMut(&AuthorizationRequired) + Send,
     ) -> Result<AccessToken, Error> {
-        let target = self.resolve(service, None)?;
+        let target = self.resolve(service, identifier)?;
         match self.token(&target).await {
             Err(Error::AuthorizationRequired(auth)) => {
-                self.wait_for_authorization(&auth, options).await
+                self.wait_renewing_links(*auth, options, on_link).await
+            }
+            Err(Error::VerificationPending(_)) => {
+                let options = options
+                    .clone()
+                    .timeout(options.timeout.unwrap_or(crate::wait::DEFAULT_TIMEOUT));
+                self.wait_until_active(service, identifier, &options).await
             }
             other => other,
         }
+    }
+
+    /// The waiting half of [`Broker::wait_for_token`], from a link the caller already has (from
+    /// [`Broker::get_token`] or [`Broker::authorization_link`], to authorize an active account again):
+    /// `on_link` gets `auth` first, then each new link, as described there.
+    pub async fn wait_renewing_links(
+        &self,
+        mut auth: AuthorizationRequired,
+        options: &WaitOptions,
+        mut on_link: impl FnMut(&AuthorizationRequired) + Send,
+    ) -> Result<AccessToken, Error> {
+        let start = Instant::now();
+        let deadline = saturating_after(
+            start,
+            options.timeout.unwrap_or(crate::wait::DEFAULT_TIMEOUT),
+        );
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let mut stale_pause = STALE_PAUSE;
+        loop {
+            on_link(&auth);
+            if auth.expires_in() == Some(Duration::ZERO) {
+                tokio::time::sleep(stale_pause.min(left())).await;
+                stale_pause = (stale_pause * 2).min(MAX_STALE_PAUSE);
+            } else {
+                let options = options.clone().timeout(left());
+                match self.wait_for_authorization(&auth, &options).await {
+                    Err(Error::LinkExpired(_)) => {}
+                    Err(Error::WaitTimedOut { .. }) => break,
+                    other => return other,
+                }
+            }
+            if left() <= MIN_LINK_TIME {
+                break;
+            }
+            let source = auth.identifier_source.clone();
+            auth = self
+                .authorization_link(&auth.service, Some(&auth.identifier))
+                .await?;
+            auth.identifier_source = source;
+        }
+        let mut target = self.resolve(&auth.service, Some(&auth.identifier))?;
+        target.identifier_source = auth.identifier_source;
+        // The time given, not the time taken: less than MIN_LINK_TIME before the end is not worth a link.
+        Err(timed_out(target, deadline - start))
     }
 
     /// Polls Scalekit (account details, about every [`WaitOptions::poll_interval`], never the token) until
@@ -74,7 +156,7 @@ impl Broker {
             {
                 Err(Error::LinkExpired(Box::new(auth.clone())))
             }
-            Polled::Deadline => Err(timed_out(target, start)),
+            Polled::Deadline => Err(timed_out(target, start.elapsed())),
         }
     }
 
@@ -100,7 +182,7 @@ impl Broker {
         {
             Polled::Active(token) => Ok(token),
             Polled::Verifying => Err(pending(target)),
-            Polled::Deadline => Err(timed_out(target, start)),
+            Polled::Deadline => Err(timed_out(target, start.elapsed())),
         }
     }
 
@@ -187,11 +269,12 @@ fn pending(target: Target) -> Error {
     }))
 }
 
-fn timed_out(target: Target, start: Instant) -> Error {
+fn timed_out(target: Target, waited: Duration) -> Error {
     Error::WaitTimedOut {
         service: target.service,
         connection_name: target.connection_name,
         identifier: target.identifier,
-        waited: start.elapsed(),
+        identifier_source: target.identifier_source,
+        waited,
     }
 }

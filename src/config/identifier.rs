@@ -29,11 +29,11 @@ pub enum IdentifierSource {
 impl fmt::Display for IdentifierSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Explicit => f.write_str("given explicitly"),
-            Self::ConnectionsFile => f.write_str("the service's entry in connections.json"),
-            Self::Variable(place) => write!(f, "{place}"),
+            Self::Explicit => f.write_str("as given"),
+            Self::ConnectionsFile => f.write_str("from the service's entry in connections.json"),
+            Self::Variable(place) => write!(f, "from {place}"),
             Self::OpenClawIdentity(p) => write!(f, "the agent name in {}", p.display()),
-            Self::Default => write!(f, "the default ({DEFAULT_IDENTIFIER:?})"),
+            Self::Default => write!(f, "the default"),
         }
     }
 }

@@ -120,7 +120,15 @@ pub(super) fn magic_link(s: &mut State, args: &HashMap<String, String>) -> Reply
         Err(reply) => return *reply,
     };
     if !s.knows(&key.0) {
-        return unknown_connection(&key.0);
+        // Scalekit's documented answer (wire audit §2.5, E4): it does not name the connector.
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            &error_body(
+                3,
+                "INVALID_ARGUMENT",
+                "missing required parameters or invalid connector",
+            ),
+        );
     }
     let arg = |name: &str| args.get(name).map_or("", String::as_str);
     let (state, verify_url) = (arg("state"), arg("user_verify_url"));

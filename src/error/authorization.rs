@@ -70,7 +70,7 @@ impl fmt::Display for AuthorizationRequired {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (connection {}, identifier {} from {}) needs authorization (account status {}): open {}",
+            "{} (connection {}, identifier {}, {}) needs authorization (account status {}): open {}",
             self.service,
             self.connection_name,
             self.identifier,

@@ -6,8 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::IdentifierSource;
+
 mod authorization;
 mod config;
+mod hint;
 mod verification;
 
 pub use authorization::{ApiError, AuthorizationRequired};
@@ -108,6 +111,8 @@ pub enum Error {
         connection_name: String,
         /// The identifier of the connected account.
         identifier: String,
+        /// Where the identifier came from (a command to run again must name it when it was explicit).
+        identifier_source: IdentifierSource,
         /// How long it waited.
         waited: Duration,
     },
@@ -121,6 +126,31 @@ pub enum Error {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
 
+    /// Scalekit has no connection of this name in the environment: the entry's `connection_name` is wrong,
+    /// or the connection was deleted in the dashboard.
+    #[error(
+        "connection \"{connection_name}\" (service {service}) does not exist in this Scalekit environment{}{}",
+        match (known, answer) {
+            (Some(k), _) if k.is_empty() => " (it has no connections)".to_owned(),
+            (Some(k), _) => format!(" (its connections: {})", k.join(", ")),
+            (None, Some(a)) => format!(" ({a})"),
+            (None, None) => String::new(),
+        },
+        suggestion.as_ref().map(|s| format!("; did you mean \"{s}\"?")).unwrap_or_default()
+    )]
+    UnknownConnection {
+        /// The service asked for.
+        service: String,
+        /// The connection name that does not exist.
+        connection_name: String,
+        /// The environment's connection names, when Scalekit lists them (`None`: it does not offer the list).
+        known: Option<Vec<String>>,
+        /// The closest of `known`, if one is close.
+        suggestion: Option<String>,
+        /// Scalekit's answer that told, when the list was not available.
+        answer: Option<Box<ApiError>>,
+    },
+
     /// Scalekit did not accept the client credentials.
     #[error(
         "Scalekit rejected the client credentials ({0}); check SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET \
@@ -129,7 +159,7 @@ pub enum Error {
     )]
     CredentialsRejected(ApiError),
 
-    /// Scalekit refused the request, for example because the connection name does not exist.
+    /// Scalekit refused the request.
     #[error("Scalekit refused the request: {0}")]
     Api(ApiError),
 
@@ -149,8 +179,8 @@ pub enum Error {
 
     /// Scalekit could not be reached, timed out, or said it is unavailable (5xx, 429).
     #[error(
-        "Scalekit is unavailable: {detail}; check the network and SCALEKIT_ENV_URL{}, then retry",
-        if url.is_empty() { String::new() } else { format!(" ({url})") }
+        "cannot use Scalekit{}: {detail}",
+        if url.is_empty() { String::new() } else { format!(" at {url}") }
     )]
     Unavailable {
         /// The URL that was called (no secrets: queries hold only connection names and identifiers).
@@ -203,6 +233,8 @@ pub enum ErrorKind {
     NotConfigured,
     /// `connections.json` or a name in it is invalid (exit 4).
     InvalidConfig,
+    /// The connection name is not one of the environment's connections (exit 4).
+    UnknownConnection,
     /// Credentials or environment URL missing or malformed (exit 5).
     CredentialsMissing,
     /// Scalekit rejected the credentials (exit 5).
@@ -231,6 +263,7 @@ impl ErrorKind {
             Self::ProxyNotEnabled => "proxy_not_enabled",
             Self::NotConfigured => "not_configured",
             Self::InvalidConfig => "invalid_config",
+            Self::UnknownConnection => "unknown_connection",
             Self::CredentialsMissing => "credentials_missing",
             Self::CredentialsRejected => "credentials_rejected",
             Self::ScalekitRefused => "scalekit_refused",
@@ -262,6 +295,7 @@ impl Error {
                 | ConfigError::AmbiguousUrl { .. } => ErrorKind::NotConfigured,
                 _ => ErrorKind::InvalidConfig,
             },
+            Self::UnknownConnection { .. } => ErrorKind::UnknownConnection,
             Self::Credentials(_) => ErrorKind::CredentialsMissing,
             Self::CredentialsRejected(_) => ErrorKind::CredentialsRejected,
             Self::Api(_) => ErrorKind::ScalekitRefused,
@@ -269,95 +303,6 @@ impl Error {
             Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::Protocol { .. } => ErrorKind::Unexpected,
             Self::UntrustedLink { .. } => ErrorKind::UntrustedLink,
-        }
-    }
-
-    /// What to do next, in one sentence.
-    pub fn hint(&self) -> String {
-        match self {
-            Self::AuthorizationRequired(a) | Self::LinkExpired(a) => a.message(),
-            Self::VerificationPending(p) => p.message(),
-            Self::TokenExpired { service, .. } | Self::TokenRejected { service, .. } => {
-                format!("authorize it again: get-token authorize {service}")
-            }
-            Self::ProxyNotEnabled { .. } => {
-                "send the request directly (without --via-scalekit), or ask Scalekit support to enable the proxy \
-                 for this provider"
-                    .into()
-            }
-            Self::Request { .. } => "check the URL and the network, then retry".into(),
-            Self::Verification(VerificationError::WrongUser { .. }) => {
-                "the link must be approved by the user it was made for: send it to them, or authorize with their \
-                 identifier (--identifier)"
-                    .into()
-            }
-            Self::Verification(VerificationError::Refused(_)) => {
-                "check that the account was approved with a link from this installation, then authorize again"
-                    .into()
-            }
-            Self::Verification(_) => {
-                "authorize again for a new link (get-token authorize SERVICE), and pass on the address the \
-                 browser shows after approving, unchanged"
-                    .into()
-            }
-            Self::WaitTimedOut { service, .. } => {
-                format!("ask the user to open the authorization link, then run `get-token {service}` again")
-            }
-            Self::Config(ConfigError::ConnectionsNotFound { .. }) => {
-                "create connections.json (see connections.example.json) or run `get-token config add SERVICE \
-                 CONNECTION_NAME`"
-                    .into()
-            }
-            Self::Config(ConfigError::UnknownService { service, .. }) => format!(
-                "fix the name, or add it: get-token config add {service} CONNECTION_NAME (the connection name is in \
-                 the Scalekit dashboard under Agent Auth > Connections)"
-            ),
-            Self::Config(ConfigError::NoServiceForUrl { .. } | ConfigError::AmbiguousUrl { .. }) => {
-                "name the service instead, or list the API host under the entry's \"hosts\" in connections.json"
-                    .into()
-            }
-            Self::Config(ConfigError::Unwritable { .. }) => {
-                "check the directory exists and is writable, or pass --connections PATH".into()
-            }
-            Self::Config(_) => "fix the file at the place named, then retry".into(),
-            Self::Credentials(CredentialsError::Incomplete { place, .. }) => format!(
-                "set all three of SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET in {place}, or \
-                 none of them there"
-            ),
-            Self::Credentials(CredentialsError::Conflict { .. }) => {
-                "keep the credentials in one place: unset the variables in the shell, or remove them from the \
-                 .env file, or name the file to use with --env-file"
-                    .into()
-            }
-            Self::Credentials(CredentialsError::EnvFile { .. }) => {
-                "fix the file as the message says, or remove it (see TROUBLESHOOTING.md)".into()
-            }
-            Self::Credentials(_) => {
-                "set SCALEKIT_CLIENT_ID, SCALEKIT_CLIENT_SECRET and SCALEKIT_ENV_URL in the environment or in \
-                 ~/.config/tokenbroker/.env (app.scalekit.com > Developers > Settings > API Credentials)"
-                    .into()
-            }
-            Self::CredentialsRejected(_) => {
-                "copy the client ID and secret again from app.scalekit.com > Developers > Settings > API Credentials"
-                    .into()
-            }
-            Self::Api(_) => {
-                "check the connection name in connections.json against the Scalekit dashboard (Agent Auth > \
-                 Connections)"
-                    .into()
-            }
-            Self::UnsupportedCredential { .. } => {
-                "use a connection whose authentication type is OAuth".into()
-            }
-            Self::Unavailable { .. } => "check the network and SCALEKIT_ENV_URL, then retry".into(),
-            Self::UntrustedLink { .. } => {
-                "do not open any link from this answer; check that SCALEKIT_ENV_URL is your own Scalekit \
-                 environment (see TROUBLESHOOTING.md, \"refused the authorization link\")"
-                    .into()
-            }
-            Self::Protocol { .. } => {
-                "retry; if it persists, see TROUBLESHOOTING.md and report it with the message above".into()
-            }
         }
     }
 

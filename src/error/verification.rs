@@ -45,7 +45,7 @@ impl fmt::Display for PendingVerification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (connection {}, identifier {} from {}) was approved and waits for user verification \
+            "{} (connection {}, identifier {}, {}) was approved and waits for user verification \
              (account status PENDING_VERIFICATION)",
             self.service, self.connection_name, self.identifier, self.identifier_source
         )

@@ -91,6 +91,8 @@ pub(crate) struct Client {
     api_token: Flight<ApiToken>,
     /// The deadline for one call, retries included.
     timeout: Option<Duration>,
+    /// Told about every attempt (`get-token -v`).
+    observer: Option<crate::observe::Observer>,
 }
 
 impl Client {
@@ -98,6 +100,7 @@ impl Client {
         http: reqwest::Client,
         credentials: Credentials,
         timeout: Option<Duration>,
+        observer: Option<crate::observe::Observer>,
     ) -> Self {
         Self {
             http,
@@ -105,6 +108,7 @@ impl Client {
             credentials,
             api_token: Flight::new(),
             timeout,
+            observer,
         }
     }
 

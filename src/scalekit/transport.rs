@@ -158,6 +158,7 @@ impl Client {
             let Some(attempt) = request.try_clone() else {
                 return self.send_once(endpoint, request, deadline).await;
             };
+            let sent = Instant::now();
             let outcome = self.send_once(endpoint, attempt, deadline).await;
             let wait = match &outcome {
                 Ok(answer) if retry::is_transient(answer.status) => match answer.retry_after {
@@ -169,16 +170,52 @@ impl Client {
                     source: Some(e), ..
                 }) if retry::is_transient_error(e) => Some(retry::backoff(retries)),
                 _ => None,
-            };
-            let Some(wait) = wait.filter(|_| retries < retry::MAX_RETRIES) else {
-                return outcome;
-            };
-            if deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                return outcome;
             }
+            .filter(|_| retries < retry::MAX_RETRIES)
+            .filter(|wait| deadline.is_none_or(|d| Instant::now() + *wait < d));
+            self.observe(&request, &outcome, sent, retries + 1, wait);
+            let Some(wait) = wait else {
+                return outcome;
+            };
             tokio::time::sleep(wait).await;
             retries += 1;
         }
+    }
+
+    /// Tells the observer, if any, about one attempt.
+    fn observe(
+        &self,
+        request: &reqwest::RequestBuilder,
+        outcome: &Result<Answer, Error>,
+        sent: Instant,
+        attempt: u32,
+        retry_in: Option<Duration>,
+    ) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let Some(built) = request.try_clone().and_then(|r| r.build().ok()) else {
+            return;
+        };
+        let mut url = built.url().clone();
+        // Validated without them; removed anyway, since this line is printed.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_fragment(None);
+        let (status, failure) = match outcome {
+            Ok(answer) => (Some(answer.status.as_u16()), None),
+            Err(Error::Unavailable { detail, .. }) => (None, Some(detail.clone())),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        observer(&crate::observe::RequestEvent {
+            method: built.method().to_string(),
+            url: url.to_string(),
+            status,
+            failure,
+            elapsed: sent.elapsed(),
+            attempt,
+            retry_in,
+        });
     }
 
     async fn send_once(

@@ -108,6 +108,11 @@ pub(crate) struct Global {
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
 
+    /// Print one line on stderr per request to Scalekit: method, URL, status or failure, time, and whether it
+    /// is retried (never a token, the secret or a header).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+
     /// The loopback port Scalekit sends the browser to after the user approves (user verification), where
     /// waiting commands listen [default: 53117, or $TOKENBROKER_VERIFY_PORT].
     #[arg(

@@ -40,7 +40,7 @@ impl Check {
     }
 
     fn fail(what: impl Into<String>, e: &Error) -> Self {
-        Self::problem(what, e.to_string(), e.hint(), exit::code_for(e))
+        Self::problem(what, e.to_string(), crate::hint::hint(e), exit::code_for(e))
     }
 
     fn problem(what: impl Into<String>, detail: String, fix: String, code: u8) -> Self {
@@ -229,7 +229,7 @@ async fn checks(global: &Global) -> Vec<Check> {
             Ok((target, info)) => Check::problem(
                 service,
                 format!(
-                    "{} (connection {}, identifier {} from {})",
+                    "{} (connection {}, identifier {}, {})",
                     info.as_ref().map_or("NOT_CONNECTED", |i| i.status.as_str()),
                     target.connection_name,
                     target.identifier,

@@ -27,9 +27,10 @@ Exit codes:
   2  usage error (bad arguments)
   3  the user must act: authorize (the link and its expiry are on stderr, or in --json), finish a
      pending verification, or authorize again after a token Scalekit could not refresh
-  4  service or connections.json not configured or invalid
+  4  service or connections.json not configured or invalid, or a connection name the Scalekit
+     environment does not have
   5  Scalekit credentials missing or rejected
-  6  Scalekit refused the request (for example the connection name does not exist)
+  6  Scalekit refused the request
   7  network trouble or Scalekit unavailable
   8  user verification failed: wrong user, flow expired or used, or the address refused
   9  api: the API answered with an HTTP status other than 2xx (the status is on stderr)
@@ -46,7 +47,9 @@ pub(crate) fn code_for(error: &Error) -> u8 {
         | ErrorKind::TokenExpired
         | ErrorKind::TokenRejected => AUTHORIZATION_REQUIRED,
         ErrorKind::VerificationFailed => VERIFICATION_FAILED,
-        ErrorKind::NotConfigured | ErrorKind::InvalidConfig => NOT_CONFIGURED,
+        ErrorKind::NotConfigured | ErrorKind::InvalidConfig | ErrorKind::UnknownConnection => {
+            NOT_CONFIGURED
+        }
         ErrorKind::CredentialsMissing | ErrorKind::CredentialsRejected => CREDENTIALS,
         ErrorKind::ScalekitRefused
         | ErrorKind::UnsupportedCredential

@@ -219,70 +219,35 @@ async fn with_listener(
     }
 }
 
-/// Less time than this left is not worth a new link: nobody opens and approves one that fast.
-const MIN_LINK_TIME: Duration = Duration::from_secs(2);
-/// Waits between asking for links that arrive already expired: the first, and the most.
-const STALE_BACKOFF: Duration = Duration::from_secs(2);
-const MAX_STALE_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Shows the link on stderr and waits up to `limit` for the user, with a new link whenever one expires.
+/// Shows each link on stderr (or as a JSON line) and waits up to `limit` for the user, with a new link
+/// whenever one expires (the broker's loop; this only says what happens).
 pub(crate) async fn wait_for(
     broker: &Broker,
-    mut auth: AuthorizationRequired,
+    auth: AuthorizationRequired,
     limit: Duration,
     global: &Global,
     show: Show,
 ) -> Result<AccessToken, Error> {
     let deadline = Instant::now() + limit;
-    let mut backoff = STALE_BACKOFF;
-    loop {
+    let on_link = |auth: &AuthorizationRequired| {
+        present::clear_countdown(global);
         let left = deadline.saturating_duration_since(Instant::now());
         if auth.expires_in() == Some(Duration::ZERO) {
-            // Expired on arrival: this machine's clock is probably ahead of Scalekit's. Asking again at once
-            // would only fetch more dead links, as fast as the network allows.
-            let pause = backoff.min(left);
             global.tell(&format!(
                 "get-token: the link for {} had already expired when it arrived (is this machine's clock \
-                 right?); asking for another in {} s.",
-                auth.service,
-                pause.as_secs()
+                 right?); asking for another shortly.",
+                auth.service
             ));
-            tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(MAX_STALE_BACKOFF);
         } else {
             if global.json && !global.quiet {
-                output::say_json(report::json_authorization(&auth));
+                output::say_json(report::json_authorization(auth));
             } else {
-                global.tell(&report::waiting(&auth, left));
+                global.tell(&report::waiting(auth, left));
             }
             present::link(global, show, &auth.url);
-            let options = WaitOptions::default().timeout(left);
-            let waiting = broker.wait_for_authorization(&auth, &options);
-            let outcome = present::countdown(global, deadline, waiting).await;
-            match outcome {
-                Err(Error::LinkExpired(_)) => {}
-                Err(Error::WaitTimedOut { .. }) => return Err(gave_up(auth, limit)),
-                // Approved, verification still pending at the deadline: a new link would not help.
-                other => return other,
-            }
         }
-        // A new link only when there is time left to use it.
-        if deadline.saturating_duration_since(Instant::now()) <= MIN_LINK_TIME {
-            return Err(gave_up(auth, limit));
-        }
-        let source = auth.identifier_source.clone();
-        auth = broker
-            .authorization_link(&auth.service, Some(&auth.identifier))
-            .await?;
-        auth.identifier_source = source;
-    }
-}
-
-fn gave_up(auth: AuthorizationRequired, limit: Duration) -> Error {
-    Error::WaitTimedOut {
-        service: auth.service,
-        connection_name: auth.connection_name,
-        identifier: auth.identifier,
-        waited: limit,
-    }
+    };
+    let options = WaitOptions::default().timeout(limit);
+    let waiting = broker.wait_renewing_links(auth, &options, on_link);
+    present::countdown(global, deadline, waiting).await
 }

@@ -160,7 +160,7 @@ async fn handle(mut stream: TcpStream, broker: &Broker, waiting_for: &[Account])
             Handled::Ignored
         }
         Err(e) => {
-            let text = format!("Not connected: {e}. {}", e.hint());
+            let text = format!("Not connected: {e}. {}", crate::hint::hint(&e));
             respond(&mut stream, "200 OK", "Not connected", &text, None).await;
             Handled::Failed(e)
         }

@@ -14,6 +14,7 @@ mod fetch;
 mod get;
 mod git;
 mod harden;
+mod hint;
 mod listener;
 #[cfg(unix)]
 mod mask;
@@ -237,6 +238,9 @@ fn builder(global: &Global) -> Builder {
     }
     if let Some(secs) = global.timeout {
         builder = builder.timeout(Some(Duration::from_secs_f64(secs)));
+    }
+    if global.verbose {
+        builder = builder.on_request(|event| output::say(&format!("get-token: {event}")));
     }
     builder
 }

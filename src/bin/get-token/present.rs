@@ -66,13 +66,24 @@ fn open(url: &Url) -> std::io::Result<()> {
 
 /// Runs `work`, with a line on stderr counting down to `deadline` when stderr is a terminal (and not
 /// `--quiet` or `--json`). The line is cleared when `work` ends.
+/// Erases the countdown line, so that what is said next starts on a clean line.
+pub(crate) fn clear_countdown(global: &Global) {
+    if live(global) {
+        eprint!("\r\x1b[2K");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+fn live(global: &Global) -> bool {
+    !global.quiet && !global.json && std::io::stderr().is_terminal()
+}
+
 pub(crate) async fn countdown<T>(
     global: &Global,
     deadline: Instant,
     work: impl Future<Output = T>,
 ) -> T {
-    let live = !global.quiet && !global.json && std::io::stderr().is_terminal();
-    if !live {
+    if !live(global) {
         return work.await;
     }
     tokio::pin!(work);

@@ -54,9 +54,14 @@ pub(crate) fn remember_invocation(global: &Global) {
     let _ = INVOCATION.set(words.join(" "));
 }
 
+/// `get-token` with this run's configuration options: the start of a command to suggest.
+pub(crate) fn invocation() -> &'static str {
+    INVOCATION.get().map_or("get-token", String::as_str)
+}
+
 /// The command to run after relaying a link: wait for this account.
 pub(crate) fn next_wait(service: &str, identifier: &str, source: &IdentifierSource) -> String {
-    let base = INVOCATION.get().map_or("get-token", String::as_str);
+    let base = invocation();
     match source {
         IdentifierSource::Explicit => format!(
             "{base} wait {service} --identifier {}",
@@ -76,7 +81,7 @@ pub(crate) fn json_pending(p: &PendingVerification) -> Value {
         "account_status": "PENDING_VERIFICATION",
         "message": p.message(),
         "next": next_wait(&p.service, &p.identifier, &p.identifier_source),
-        "verify": format!("{} verify 'ADDRESS'", INVOCATION.get().map_or("get-token", String::as_str)),
+        "verify": format!("{} verify 'ADDRESS'", invocation()),
     })
 }
 
@@ -114,7 +119,10 @@ pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
         ),
         None => {
             let prefix = service.map(|s| format!("{s}: ")).unwrap_or_default();
-            format!("get-token: {prefix}error: {error}\nhint: {}", error.hint())
+            format!(
+                "get-token: {prefix}error: {error}\nhint: {}",
+                crate::hint::hint(error)
+            )
         }
     }
 }
@@ -143,7 +151,7 @@ fn authorization(auth: &AuthorizationRequired) -> String {
         _ => String::new(),
     };
     format!(
-        "get-token: {} needs authorization (connection {}, identifier {} from {}, account status {}).\n\
+        "get-token: {} needs authorization (connection {}, identifier {}, {}, account status {}).\n\
          Open this link to authorize{expiry}:\n  {}",
         auth.service,
         auth.connection_name,
@@ -161,7 +169,7 @@ pub(crate) fn json_error(service: Option<&str>, e: &Error) -> Value {
         "service": service,
         "code": e.kind().code(),
         "message": e.to_string(),
-        "hint": e.hint(),
+        "hint": crate::hint::hint(e),
     })
 }
 

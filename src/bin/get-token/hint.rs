@@ -1,0 +1,82 @@
+//! What to do next, in get-token's words: its commands and flags, with the options this run was given.
+//! The library's own hints speak of builder methods; get-token words the ones where that differs.
+
+use tokenbroker::{ConfigError, CredentialsError, Error, VerificationError};
+
+use crate::report;
+
+/// The hint for an error, as a get-token user would act on it.
+pub(crate) fn hint(error: &Error) -> String {
+    let run = report::invocation();
+    match error {
+        Error::TokenExpired { service, .. } | Error::TokenRejected { service, .. } => {
+            format!("authorize it again: {run} authorize {service} --wait")
+        }
+        Error::ProxyNotEnabled { .. } => {
+            "send the request directly (without --via-scalekit), or ask Scalekit support to enable the proxy \
+             for this provider"
+                .into()
+        }
+        Error::Verification(VerificationError::WrongUser { .. }) => {
+            "the link must be approved by the user it was made for: send it to them, or authorize with their \
+             identifier (--identifier ID)"
+                .into()
+        }
+        Error::Verification(VerificationError::Refused(_)) => format!(
+            "check that the account was approved with a link from this installation, then authorize again: \
+             {run} authorize SERVICE --wait"
+        ),
+        Error::Verification(_) => format!(
+            "authorize again for a new link ({run} authorize SERVICE), and pass on the address the browser \
+             shows after approving, unchanged: {run} verify 'ADDRESS'"
+        ),
+        Error::WaitTimedOut {
+            service,
+            identifier,
+            identifier_source,
+            ..
+        } => format!(
+            "ask the user to open the authorization link, then run: {}",
+            report::next_wait(service, identifier, identifier_source)
+        ),
+        Error::UnknownConnection {
+            service,
+            suggestion,
+            ..
+        } => {
+            let name = suggestion.as_deref().unwrap_or("CONNECTION_NAME");
+            format!(
+                "correct the connection name: {run} config add {service} {name} (the environment's names are \
+                 in the Scalekit dashboard under Agent Auth > Connections)"
+            )
+        }
+        Error::Config(ConfigError::ConnectionsNotFound { .. }) => format!(
+            "add a service: {run} config add SERVICE CONNECTION_NAME, or name the file with --connections PATH"
+        ),
+        Error::Config(ConfigError::UnknownService { service, .. }) => format!(
+            "check the name against the configured ones ({run} config list); to add it: {run} config add \
+             {service} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \
+             Connections)"
+        ),
+        Error::Config(ConfigError::Unwritable { .. }) => {
+            "check that the directory exists and is writable, or pass --connections PATH".into()
+        }
+        Error::Config(ConfigError::InvalidName { what, .. }) => {
+            format!("give a {what} that follows the rule above")
+        }
+        Error::Credentials(CredentialsError::Conflict { .. }) => {
+            "keep the credentials in one place: unset the variables in the shell, or remove them from the .env \
+             file, or name the file to use with --env-file PATH"
+                .into()
+        }
+        Error::Credentials(CredentialsError::Missing { .. }) => format!(
+            "set them up: {run} init (or write SCALEKIT_ENV_URL, SCALEKIT_CLIENT_ID and SCALEKIT_CLIENT_SECRET \
+             to ~/.config/tokenbroker/.env, mode 600)"
+        ),
+        Error::CredentialsRejected(_) => format!(
+            "copy the client ID and secret again from app.scalekit.com > Developers > Settings > API \
+             Credentials, then run {run} init --force"
+        ),
+        _ => error.hint(),
+    }
+}

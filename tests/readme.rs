@@ -1,0 +1,170 @@
+//! The README's quick start and emulator walkthrough, run as written, in a fresh HOME: the commands are read
+//! from README.md itself, so a change there that breaks them breaks this test. `cargo` lines run what cargo
+//! would run (the built example or binary); the test plays the user who opens the link and presses Approve.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Cli;
+
+const README: &str = include_str!("../README.md");
+const EMULATOR: &str = env!("CARGO_BIN_EXE_tokenbroker-emulator");
+
+/// The shell block that follows `marker` in README.md, one command per line, comments dropped.
+fn block_after(marker: &str) -> Vec<String> {
+    let start = README
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md no longer says {marker:?}"));
+    let rest = &README[start..];
+    let open = rest.find("```sh\n").expect("a ```sh block") + "```sh\n".len();
+    let close = rest[open..].find("```").expect("the block's end");
+    rest[open..open + close]
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `cargo run --example NAME`: the example, built as cargo would (already built by `cargo test`; built now
+/// when this test runs alone).
+fn example(name: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build --example {name}");
+    let deps = std::env::current_exe().unwrap();
+    deps.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+/// The words of a command line, `~/` made the test's HOME (as the shell would).
+fn words(line: &str, home: &Path) -> Vec<String> {
+    line.split_whitespace()
+        .map(|w| match w.strip_prefix("~/") {
+            Some(rest) => home.join(rest).display().to_string(),
+            None => w.to_owned(),
+        })
+        .collect()
+}
+
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn quick_start_runs_as_written() {
+    let lines = block_after("## Quick start");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let cli = Cli::new();
+    for line in lines {
+        match line.as_str() {
+            "cargo run --example demo" => {
+                let run = cli.run_program(example("demo"), &[]);
+                assert_eq!(run.code, 0, "{run:?}");
+                assert!(run.stdout.contains("token"), "{run:?}");
+            }
+            // This suite is what that line runs; CI runs it through .ci/run.
+            "cargo test" => {}
+            other => panic!("README's quick start has a line this test cannot run: {other}"),
+        }
+    }
+}
+
+/// Terminal 1 starts the emulator, terminal 2 configures gmail, waits while the "user" approves in a
+/// "browser", then gets the token again at once.
+#[test]
+fn emulator_walkthrough_runs_as_written() {
+    let lines = block_after("Run it on its own, in a second terminal");
+    let cli = Cli::new();
+    let home = cli.home.path().to_owned();
+    let mut emulator = None;
+    let mut tokens = Vec::new();
+    for line in &lines {
+        let words = words(line, &home);
+        if let Some(args) =
+            line.strip_prefix("cargo run --features emulator,cli --bin tokenbroker-emulator --")
+        {
+            let args = self::words(args, &home);
+            let child = Command::new(EMULATOR)
+                .args(&args)
+                .env_clear()
+                .env("HOME", &home)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            emulator = Some(Background(child));
+            wait_for_file(&home.join(".config/tokenbroker/.env"));
+        } else if words[0] == "get-token" {
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            let run = if args.iter().any(|a| a.starts_with("--wait")) {
+                let mut running = cli.spawn(&args);
+                let line = running.stderr_line_with("http://");
+                approve(line.trim());
+                running.finish()
+            } else {
+                cli.run(&args)
+            };
+            assert_eq!(run.code, 0, "{line}: {run:?}");
+            if !run.stdout.trim().is_empty() {
+                tokens.push(run.stdout.trim().to_owned());
+            }
+        } else {
+            panic!("README's walkthrough has a line this test cannot run: {line}");
+        }
+    }
+    assert!(emulator.is_some(), "the walkthrough starts the emulator");
+    assert_eq!(
+        tokens.len(),
+        2,
+        "a token after approving, then again: {tokens:?}"
+    );
+    assert_eq!(tokens[0], tokens[1], "the same token, served at once");
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the user's browser does: open the link, press Approve, follow the redirects (to get-token's
+/// listener, which completes the verification).
+fn approve(link: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let browser = reqwest::Client::new();
+        let page = browser.get(link).send().await.unwrap();
+        assert!(page.status().is_success(), "{page:?}");
+        let done = browser
+            .post(format!("{link}/approve"))
+            .send()
+            .await
+            .unwrap();
+        let url = done.url().to_string();
+        let text = done.text().await.unwrap();
+        assert!(
+            text.contains("connected") || text.contains("Connected"),
+            "ended at {url}: {text}"
+        );
+    });
+}
