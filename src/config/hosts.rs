@@ -219,10 +219,11 @@ impl Connections {
         Ok((
             by_name,
             format!(
-                "{host} is {}'s API, but no service is named {} and no connection name starts with {:?}; \
-                 add one with `get-token config add`, or list the host under an entry's \"hosts\"",
+                "{host} is the API of {}, but no service is named {} (case, '-' and '_' aside) and no \
+                 connection name starts with {:?}; add such a service to connections.json, or list the host \
+                 under an entry's \"hosts\"",
                 api.names[0],
-                api.names.join(" or "),
+                api.names.join(", "),
                 api.names[0]
             ),
         ))

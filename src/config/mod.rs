@@ -47,7 +47,6 @@ pub(crate) fn locate_connections(
     if let Some(p) = explicit {
         return must_exist(p, "given explicitly");
     }
-    looked.push("--connections / Builder::connections_path: not given".to_owned());
     match sources.var("TOKENBROKER_CONNECTIONS") {
         Some(found) => {
             return must_exist(Path::new(found.value.expose_secret().trim()), &found.source);

@@ -25,7 +25,17 @@ pub(crate) async fn authorize(
         if global.json {
             output::print_json(report::json_authorization(&auth));
         } else {
-            global.tell(&auth.message());
+            // A person at a terminal gets a sentence for them; an agent reading stderr gets the one to relay.
+            if std::io::stderr().is_terminal() {
+                global.tell(&format!(
+                    "get-token: open this link to authorize {} (it expires at {}):",
+                    auth.service,
+                    auth.expires_at
+                        .map_or_else(|| "an unknown time".into(), tokenbroker::rfc3339)
+                ));
+            } else {
+                global.tell(&auth.message());
+            }
             output::print(format!("{}\n", auth.url));
         }
         present::link(global, wait.show, &auth.url);
@@ -97,7 +107,7 @@ pub(crate) async fn disconnect(
         Err(e) => return report::fail(global, Some(service), &e),
     };
     let what = format!(
-        "the {} connected account (connection {}, identifier {})",
+        "{}'s connected account (connection {}, identifier {})",
         target.service, target.connection_name, target.identifier
     );
     if !yes {
@@ -137,7 +147,7 @@ pub(crate) async fn disconnect(
                 global.tell(&format!("get-token: deleted {what}."));
             } else {
                 global.tell(&format!(
-                    "get-token: there was no {what}; nothing to delete."
+                    "get-token: Scalekit has no {what}; nothing to delete."
                 ));
             }
             exit::OK

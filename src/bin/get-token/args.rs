@@ -68,7 +68,7 @@ pub(crate) struct Fetch {
     pub(crate) wait: Wait,
 
     /// Include the token itself in --json output.
-    #[arg(long, requires = "json")]
+    #[arg(long)]
     pub(crate) show_token: bool,
 
     /// Output format: plain tokens, `export NAME_TOKEN=...` lines for eval, one `Authorization: Bearer ...`
@@ -211,7 +211,7 @@ pub(crate) enum Command {
         #[arg(long = "for", value_name = "SECONDS", default_value_t = 110, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         seconds: u64,
         /// Include the token itself in --json output.
-        #[arg(long, requires = "json")]
+        #[arg(long)]
         show_token: bool,
         /// Output format, as for `get-token SERVICE`.
         #[arg(long, value_enum, default_value_t = Format::Plain)]
@@ -275,7 +275,8 @@ pub(crate) enum Command {
     /// command gets no Scalekit credentials (SCALEKIT_* and TOKENBROKER_* are removed from its environment).
     /// Its exit code is passed through (127: not found, 126: cannot run).
     Exec {
-        /// The services whose tokens to pass.
+        /// The services whose tokens to pass, each as SERVICE (in SERVICE_TOKEN, such as GMAIL_TOKEN) or
+        /// NAME=SERVICE (in the variable the command expects, such as SLACK_BOT_TOKEN=slack).
         #[arg(value_name = "SERVICE", required = true)]
         services: Vec<String>,
         #[command(flatten)]
@@ -324,7 +325,7 @@ pub(crate) enum ConfigAction {
         /// Its Scalekit connection name (Scalekit dashboard > Agent Auth > Connections).
         connection_name: String,
         /// The connected account's identifier for this service (overrides the default).
-        #[arg(long, value_name = "ID")]
+        #[arg(short = 'u', long, value_name = "ID")]
         identifier: Option<String>,
         /// An API host that belongs to this service, for --for-url (repeatable).
         #[arg(long = "host", value_name = "HOST")]

@@ -6,21 +6,66 @@ use std::process::Command;
 use crate::args::{Global, Wait};
 use crate::{exit, fetch, harden, output, report};
 
+/// The variable each token goes in: `NAME=SERVICE` names it as the command expects (`SLACK_BOT_TOKEN=slack`);
+/// a bare service gets `SERVICE_TOKEN` (`GMAIL_TOKEN`). Two tokens never share a name.
+fn bindings(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut bound: Vec<(String, String)> = Vec::new();
+    for arg in args {
+        let (name, service) = match arg.split_once('=') {
+            Some((name, service)) => {
+                check_name(name)?;
+                (name.to_owned(), service.to_owned())
+            }
+            None => (output::env_name(arg), arg.clone()),
+        };
+        if let Some((_, other)) = bound.iter().find(|(n, s)| *n == name && *s != service) {
+            return Err(format!(
+                "{other} and {service} would both be {name}; name one another way: NAME={service}"
+            ));
+        }
+        bound.push((name, service));
+    }
+    Ok(bound)
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let valid = name.len() <= 100
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "{:?} is not a variable name: use letters, digits and _, not starting with a digit (for example \
+             SLACK_BOT_TOKEN=slack)",
+            name.chars().take(40).collect::<String>()
+        ));
+    }
+    if name.starts_with("SCALEKIT_") || name.starts_with("TOKENBROKER_") {
+        return Err(format!(
+            "{name}: SCALEKIT_* and TOKENBROKER_* are removed from the command's environment; choose another name"
+        ));
+    }
+    Ok(())
+}
+
 /// A shell's codes for a command that cannot be found or run.
 const NOT_FOUND: u8 = 127;
 const CANNOT_RUN: u8 = 126;
 
 pub(crate) async fn run(
     global: &Global,
-    services: &[String],
+    args: &[String],
     identifier: Option<&str>,
     wait: &Wait,
     command: &[OsString],
     no_masking: bool,
 ) -> u8 {
-    if let Err(message) =
-        fetch::check_wait_syntax(services, wait).and_then(|()| output::distinct_env_names(services))
-    {
+    let bound = match bindings(args) {
+        Ok(bound) => bound,
+        Err(message) => return report::usage(global, &message),
+    };
+    let services: Vec<String> = bound.iter().map(|(_, s)| s.clone()).collect();
+    let services = &services[..];
+    if let Err(message) = fetch::check_wait_syntax(services, wait) {
         return report::usage(global, &message);
     }
     let broker = match crate::broker(global) {
@@ -50,12 +95,12 @@ pub(crate) async fn run(
             child.env_remove(name.as_ref());
         }
     }
-    for (service, token) in services
+    for ((name, _), token) in bound
         .iter()
         .zip(&tokens)
-        .filter_map(|(s, t)| Some((s, t.as_ref().ok()?)))
+        .filter_map(|(b, t)| Some((b, t.as_ref().ok()?)))
     {
-        child.env(output::env_name(service), token.expose_secret());
+        child.env(name, token.expose_secret());
     }
     let failed = |e: std::io::Error| {
         if !global.quiet {

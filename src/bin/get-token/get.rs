@@ -33,17 +33,16 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
         return report::usage(global, &message);
     }
     let broker = crate::broker(global);
-    if let Ok(b) = &broker
-        && let Some(message) = mistyped_command(b, &fetch.services)
-    {
+    if let Some(message) = mistyped_command(broker.as_ref().ok(), &fetch.services) {
         return report::usage(global, &message);
     }
     let services: Vec<String> = match (&fetch.for_url, &broker) {
-        (Some(url), Ok(b)) => match b.connections().service_for_url(url) {
+        // The message names the URL: no label in front of it.
+        (Some(url), Ok(b)) => match b.connections().service_for_url(&with_scheme(url)) {
             Ok(service) => vec![service.to_owned()],
-            Err(e) => return report::fail(global, Some(url), &e.into()),
+            Err(e) => return report::fail(global, None, &e.into()),
         },
-        (Some(url), Err(e)) => return report::fail(global, Some(url), e),
+        (Some(_), Err(e)) => return report::fail(global, None, e),
         (None, _) => fetch.services.clone(),
     };
     let outcomes: Vec<Result<AccessToken, Error>> = match &broker {
@@ -58,13 +57,19 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
 
 /// `get-token stauts`: not a configured service, and close to a command's name: most likely a typo of the
 /// command, not a service to fetch.
-fn mistyped_command(broker: &tokenbroker::Broker, services: &[String]) -> Option<String> {
+fn mistyped_command(broker: Option<&tokenbroker::Broker>, services: &[String]) -> Option<String> {
     use clap::CommandFactory;
     let cli = crate::args::Cli::command();
     services
         .iter()
-        .filter(|s| broker.connections().get(s).is_err())
+        .filter(|s| broker.is_none_or(|b| b.connections().get(s).is_err()))
         .find_map(|s| {
+            if s == "version" {
+                return Some(
+                    "\"version\" is not a configured service; did you mean `get-token --version`?"
+                        .into(),
+                );
+            }
             let close = cli
                 .get_subcommands()
                 .map(|c| c.get_name())
@@ -74,6 +79,15 @@ fn mistyped_command(broker: &tokenbroker::Broker, services: &[String]) -> Option
                 "\"{s}\" is neither a configured service nor a command; did you mean `get-token {close}`?"
             ))
         })
+}
+
+/// `--for-url gmail.googleapis.com/...`: a bare host means https, the only scheme a token goes to.
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("https://{url}")
+    }
 }
 
 /// `get-token wait`: the same output as `get-token SERVICE`, after waiting without asking for links.
@@ -106,6 +120,12 @@ pub(crate) async fn wait(
 impl Delivery<'_> {
     /// Combinations that cannot be printed.
     fn check(&self, services: &[String]) -> Result<(), String> {
+        if self.show_token && self.format != Format::Json {
+            return Err(
+                "--show-token puts the token in the JSON object: add --json (or --format json)"
+                    .into(),
+            );
+        }
         if self.no_newline && (services.len() > 1 || self.format != Format::Plain) {
             return Err("--no-newline only applies to one service in plain format".into());
         }

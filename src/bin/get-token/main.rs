@@ -40,13 +40,35 @@ fn main() -> ExitCode {
     if args.len() == 1 {
         return exit::exit(overview());
     }
+    let args_seen = args.clone();
+    let json = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // clap quotes the arguments it complains about; they pass the same boundary as all output.
             let text = e.render().to_string();
+            if e.use_stderr() && json {
+                // --json promises one JSON object for every outcome, a usage error included.
+                let message = text.lines().next().unwrap_or_default();
+                let message = message.strip_prefix("error: ").unwrap_or(message);
+                output::print_json(serde_json::json!({
+                    "status": "error",
+                    "code": "usage",
+                    "message": message,
+                    "hint": "see get-token --help",
+                }));
+                return exit::exit(exit::USAGE);
+            }
             if e.use_stderr() {
                 eprint!("{}", tokenbroker::printable(&text));
+                if missing_exec_separator(&args_seen, &e) {
+                    eprintln!(
+                        "\n  tip: put the command after --, as in: get-token exec gmail -- env"
+                    );
+                }
                 return exit::exit(exit::USAGE);
             }
             return exit::exit(if output::print(text) {
@@ -67,6 +89,13 @@ fn main() -> ExitCode {
         }
     };
     exit::exit(runtime.block_on(within_timeout(cli)))
+}
+
+/// `get-token exec gmail env`: the command was taken for a service; say where it goes.
+fn missing_exec_separator(args: &[std::ffi::OsString], e: &clap::Error) -> bool {
+    e.kind() == clap::error::ErrorKind::MissingRequiredArgument
+        && args.get(1).is_some_and(|a| a == "exec")
+        && !args.iter().any(|a| a == "--")
 }
 
 /// `get-token` alone: what it does and the commands people use. On a terminal that is what was asked for

@@ -150,8 +150,14 @@ fn authorization(auth: &AuthorizationRequired) -> String {
         ),
         _ => String::new(),
     };
+    // Authorizing an active account again (more scopes, another account) is asked for, not needed.
+    let need = if auth.status.is_active() {
+        "is being authorized again"
+    } else {
+        "needs authorization"
+    };
     format!(
-        "get-token: {} needs authorization (connection {}, identifier {}, {}, account status {}).\n\
+        "get-token: {} {need} (connection {}, identifier {}, {}, account status {}).\n\
          Open this link to authorize{expiry}:\n  {}",
         auth.service,
         auth.connection_name,

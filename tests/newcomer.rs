@@ -1,0 +1,134 @@
+//! The newcomer review's smaller friction points (../shared/reference/newcomer-review.md, by number), each
+//! as the user met it: the command, and what they now get.
+
+mod common;
+
+use common::{Cli, IDENTIFIER, activate, emulator};
+
+const GMAIL: &str = "gmail_u3134a";
+const SLACK: &str = "slack_x7y9z";
+
+/// #17: `--format json` is the same as `--json`, also for `--show-token`; without JSON the error says what
+/// to add.
+#[test]
+fn show_token_goes_with_either_json_spelling() {
+    let emu = emulator().spawn().unwrap();
+    activate(&emu, GMAIL, IDENTIFIER);
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["--format", "json", "--show-token", "gmail"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["token"], emu.access_token(GMAIL, IDENTIFIER).unwrap());
+    let run = cli.run(&["--show-token", "gmail"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("add --json (or --format json)"),
+        "{run:?}"
+    );
+    assert!(run.stdout.is_empty(), "no token printed: {run:?}");
+}
+
+/// #18, #19: `-u` works for `config add` too; `version` typed as a word says which flag was meant.
+#[test]
+fn short_identifier_everywhere_and_version_is_not_a_service() {
+    let cli = Cli::new();
+    let run = cli.run(&["config", "add", "github", "github_1", "-u", "octocat"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = cli.run(&["config", "list", "--json"]);
+    assert!(run.stdout.contains("octocat"), "{run:?}");
+    let run = cli.run(&["version"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("did you mean `get-token --version`"),
+        "{run:?}"
+    );
+}
+
+/// #29: with `--json`, even a usage error is one JSON object on stdout.
+#[test]
+fn usage_errors_are_json_under_json() {
+    let run = Cli::new().run(&["--json", "--bogus", "gmail"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["code"].as_str()),
+        (Some("error"), Some("usage"))
+    );
+    assert!(v["message"].as_str().unwrap().contains("--bogus"), "{v}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+/// #21: `NAME=SERVICE` puts a token in the variable a tool expects; a forgotten `--` gets a tip.
+#[test]
+fn exec_names_the_variables_and_explains_the_separator() {
+    let emu = emulator().spawn().unwrap();
+    activate(&emu, GMAIL, IDENTIFIER);
+    activate(&emu, SLACK, IDENTIFIER);
+    let cli = Cli::on(&emu);
+    let run = cli.run(&[
+        "exec",
+        "SLACK_BOT_TOKEN=slack",
+        "gmail",
+        "--",
+        "sh",
+        "-c",
+        "test -n \"$SLACK_BOT_TOKEN\" && test -z \"$SLACK_TOKEN\" && test -n \"$GMAIL_TOKEN\" && \
+         test \"$SLACK_BOT_TOKEN\" != \"$GMAIL_TOKEN\"",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for (bad, says) in [
+        ("9X=gmail", "is not a variable name"),
+        ("SCALEKIT_X=gmail", "removed from the command's environment"),
+    ] {
+        let run = cli.run(&["exec", bad, "--", "true"]);
+        assert!(run.code == 2 && run.stderr.contains(says), "{bad}: {run:?}");
+    }
+    let run = cli.run(&["exec", "A=gmail", "A=slack", "--", "true"]);
+    assert!(
+        run.code == 2 && run.stderr.contains("would both be A"),
+        "{run:?}"
+    );
+    let run = cli.run(&["exec", "gmail", "env"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("get-token exec gmail -- env"),
+        "{run:?}"
+    );
+}
+
+/// #20, #27: sentences read right; a bare host works for `--for-url`, and the URL is said once.
+#[test]
+fn wording_and_bare_hosts() {
+    let emu = emulator().spawn().unwrap();
+    activate(&emu, GMAIL, IDENTIFIER);
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["disconnect", "slack", "--yes"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("Scalekit has no slack's connected account"),
+        "{run:?}"
+    );
+    let run = cli.run(&["-u", "dave", "authorize", "gmail", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = cli.run(&["--wait=1", "-u", IDENTIFIER, "authorize", "gmail"]);
+    assert!(
+        run.stderr.contains("gmail is being authorized again") && run.stderr.contains(", as given"),
+        "an active account is not said to need authorization: {run:?}"
+    );
+
+    let run = cli.run(&[
+        "--for-url",
+        "gmail.googleapis.com/gmail/v1/users/me/profile",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout.trim(),
+        emu.access_token(GMAIL, IDENTIFIER).unwrap()
+    );
+    let url = "https://www.googleapis.com/calendar/v3/calendars";
+    let run = cli.run(&["--for-url", url]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert_eq!(run.stderr.matches(url).count(), 1, "{run:?}");
+    assert!(run.stderr.contains("(case, '-' and '_' aside)"), "{run:?}");
+}
