@@ -132,3 +132,28 @@ fn wording_and_bare_hosts() {
     assert_eq!(run.stderr.matches(url).count(), 1, "{run:?}");
     assert!(run.stderr.contains("(case, '-' and '_' aside)"), "{run:?}");
 }
+
+/// #15, #26: a wait that succeeds says so; nothing to show prints no table header on stdout, and an empty
+/// configuration says how to add a service.
+#[test]
+fn no_lone_headers_and_a_tick_after_waiting() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["status", "gmial"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    let run = Cli::new().run(&["config", "list"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("config add SERVICE"),
+        "{run:?}"
+    );
+
+    let mut running = cli.spawn(&["--wait=30", "gmail"]);
+    let line = running.stderr_line_with("/magic/");
+    let link = line.trim();
+    assert!(emu.approve_link(link), "{link}");
+    let run = running.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("✓ gmail is authorized."), "{run:?}");
+}

@@ -55,9 +55,8 @@ pub(crate) async fn authorize(
                     "identifier": token.identifier(),
                     "account_status": "ACTIVE",
                 }));
-            } else {
-                global.tell(&format!("get-token: {service} is authorized."));
             }
+            // Otherwise the wait has said "✓ gmail is authorized." already.
             exit::OK
         }
         Err(e) => report::fail(global, Some(service), &e),

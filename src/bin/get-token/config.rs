@@ -75,6 +75,14 @@ fn list(global: &Global, file: &ConnectionsFile) -> Result<Shown, Error> {
         let path = file.path().display().to_string();
         return Ok(Shown::Json(json!({"path": path, "services": services})));
     }
+    if connections.services().next().is_none() {
+        global.tell(&format!(
+            "get-token: no services in {}; add one: {} config add SERVICE CONNECTION_NAME",
+            file.path().display(),
+            report::invocation()
+        ));
+        return Ok(Shown::Text(String::new()));
+    }
     global.tell(&format!(
         "get-token: services in {}:",
         file.path().display()

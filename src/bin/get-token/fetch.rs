@@ -247,7 +247,12 @@ pub(crate) async fn wait_for(
             present::link(global, show, &auth.url);
         }
     };
+    let service = auth.service.clone();
     let options = WaitOptions::default().timeout(limit);
     let waiting = broker.wait_renewing_links(auth, &options, on_link);
-    present::countdown(global, deadline, waiting).await
+    let outcome = present::countdown(global, deadline, waiting).await;
+    if outcome.is_ok() && !global.json {
+        global.tell(&format!("get-token: ✓ {service} is authorized."));
+    }
+    outcome
 }

@@ -69,6 +69,10 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
             );
         }
         let table: Vec<Vec<String>> = rows.iter().flatten().map(table_row).collect();
+        if table.is_empty() {
+            // Nothing to show: a header alone on stdout would read as "no accounts".
+            return code;
+        }
         output::table(
             &[
                 "SERVICE",
