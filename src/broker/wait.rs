@@ -56,11 +56,9 @@ impl Broker {
             Err(Error::AuthorizationRequired(auth)) => {
                 self.wait_renewing_links(*auth, options, on_link).await
             }
+            // Approved already: only verification is left, and no link would help.
             Err(Error::VerificationPending(_)) => {
-                let options = options
-                    .clone()
-                    .timeout(options.timeout.unwrap_or(crate::wait::DEFAULT_TIMEOUT));
-                self.wait_until_active(service, identifier, &options).await
+                self.wait_until_active(service, identifier, options).await
             }
             other => other,
         }
