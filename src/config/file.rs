@@ -9,7 +9,7 @@ use crate::error::ConfigError;
 
 /// A `connections.json` on disk, to read and edit.
 ///
-/// Every edit holds an exclusive lock on a sibling `connections.json.lock` (so edits from several processes
+/// Every edit holds an exclusive lock on the file's directory (so edits from several processes
 /// at once all land), re-reads the file under it, and replaces the file by renaming a fully written and
 /// synced temporary file over it: a crash at any point leaves either the old file or the new one, never half
 /// of one. The file's permissions are kept; a new file is made readable by its owner only.
@@ -97,7 +97,7 @@ impl ConnectionsFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&dir)
+        private_dir(&dir)
             .map_err(|e| self.unwritable(format!("cannot create {}: {e}", dir.display())))?;
         shared_directory(&dir).map_err(|detail| self.unwritable(detail))?;
         let lock = target.lock(&dir)?;
@@ -113,20 +113,25 @@ impl ConnectionsFile {
         Ok(result)
     }
 
+    /// An exclusive lock on the directory itself (unix): nothing is left behind, and there is no file name
+    /// for anyone to plant a symlink at. Elsewhere, a sibling `NAME.lock` opened without following links.
     fn lock(&self, dir: &Path) -> Result<File, ConfigError> {
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let lock_path = dir.join(format!("{name}.lock"));
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        no_follow(&mut options);
-        let file = options.open(&lock_path).map_err(|e| {
-            self.unwritable(format!(
-                "cannot open the lock file {} (a symlink there is refused): {e}",
-                lock_path.display()
-            ))
+        #[cfg(unix)]
+        let (file, what) = (File::open(dir), dir.to_owned());
+        #[cfg(not(unix))]
+        let (file, what) = {
+            let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+            let lock_path = dir.join(format!("{name}.lock"));
+            let mut options = OpenOptions::new();
+            options.create(true).truncate(false).write(true);
+            no_follow(&mut options);
+            (options.open(&lock_path), lock_path)
+        };
+        let file = file.map_err(|e| {
+            self.unwritable(format!("cannot open {} to lock it: {e}", what.display()))
         })?;
         file.lock()
-            .map_err(|e| self.unwritable(format!("cannot lock {}: {e}", lock_path.display())))?;
+            .map_err(|e| self.unwritable(format!("cannot lock {}: {e}", what.display())))?;
         Ok(file)
     }
 
@@ -232,6 +237,16 @@ fn shared_directory(dir: &Path) -> Result<(), String> {
 }
 
 /// Opening never follows a symlink at the last component (`O_NOFOLLOW`).
+/// Creates the directory and any missing parents readable by the owner only (0700 on unix): it is where the
+/// `.env` with the client secret lives too. Existing directories are left as they are.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 fn no_follow(options: &mut OpenOptions) {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
@@ -319,16 +334,12 @@ mod tests {
         );
         assert!(fs::read_to_string(&real).unwrap().contains("b_1"));
 
-        // A symlink planted at the lock's name is refused, and its target is not created.
-        let victim = dir.path().join("victim");
-        let other = dir.path().join("other");
-        fs::create_dir(&other).unwrap();
-        symlink(&victim, other.join("connections.json.lock")).unwrap();
-        let e = ConnectionsFile::new(other.join("connections.json"))
-            .set("c", Connection::new("c_1"))
-            .unwrap_err();
-        assert!(e.to_string().contains("symlink there is refused"), "{e}");
-        assert!(!victim.exists());
+        // Nothing is left beside the file: no lock file to plant a symlink at.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".lock")), "{names:?}");
 
         // A directory others can write to is refused outright.
         let shared = dir.path().join("shared");
@@ -350,6 +361,12 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(file.path()).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
+            let dir = fs::metadata(dir.path().join("sub"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(dir, 0o700, "a new directory is private");
         }
         let e = file.set("bad name", Connection::new("x")).unwrap_err();
         assert!(matches!(e, ConfigError::InvalidName { .. }), "{e}");
