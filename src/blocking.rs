@@ -83,6 +83,18 @@ impl Broker {
         self.run(self.inner.wait_for_authorization(auth, options))
     }
 
+    /// See [`crate::Broker::environment_connections`].
+    pub fn environment_connections(
+        &self,
+    ) -> Result<Option<std::sync::Arc<Vec<crate::EnvironmentConnection>>>, Error> {
+        self.run(self.inner.environment_connections())
+    }
+
+    /// See [`crate::Broker::check_connection`].
+    pub fn check_connection(&self, service: &str) -> Result<(), Error> {
+        self.run(self.inner.check_connection(service))
+    }
+
     /// See [`crate::Broker::invalidate`].
     pub fn invalidate(&self, service: &str, identifier: Option<&str>) -> Result<(), Error> {
         self.run(self.inner.invalidate(service, identifier))

@@ -67,7 +67,7 @@ pub mod fuzz;
 
 pub use account::AccountStatus;
 pub use api::PATH_ONLY_HOST;
-pub use broker::{AccountInfo, Broker, Builder, Target};
+pub use broker::{AccountInfo, Broker, Builder, EnvironmentConnection, Target};
 pub use cache::CachePolicy;
 pub use config::{
     CONNECTIONS_FILE, Connection, Connections, ConnectionsFile, Credentials, DEFAULT_IDENTIFIER,

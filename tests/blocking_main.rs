@@ -38,5 +38,30 @@ fn main() {
             .map(|t| t.expose_secret().to_owned())
     });
     assert_eq!(inside.unwrap(), token.expose_secret());
-    println!("blocking_main: 2 passed, 0 failed");
+
+    // The newer calls have their twins too: waiting with the link shown first, the environment's list.
+    let mut shown = 0;
+    let slack = broker
+        .wait_for_token(
+            "slack",
+            None,
+            &tokenbroker::WaitOptions::default().timeout(std::time::Duration::from_secs(30)),
+            |auth| {
+                shown += 1;
+                assert!(emu.approve_link(auth.url.as_str()));
+            },
+        )
+        .unwrap();
+    assert_eq!((shown, slack.service()), (1, "slack"));
+    let listed = broker.environment_connections().unwrap().unwrap();
+    assert!(
+        listed.iter().any(|c| c.name == "gmail_u3134a"),
+        "{listed:?}"
+    );
+    assert!(broker.check_connection("gmail").is_ok());
+    assert!(matches!(
+        broker.check_connection("ghost"),
+        Err(Error::UnknownConnection { .. })
+    ));
+    println!("blocking_main: 4 passed, 0 failed");
 }

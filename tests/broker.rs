@@ -253,11 +253,17 @@ async fn an_unknown_connection_name_is_said_as_such() {
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(err.hint().contains("connection_name"), "{}", err.hint());
 
-    emu.inject(Fault::body(
-        Route::MagicLink,
-        400,
-        r#"{"code":3,"message":"missing required parameters or invalid connector"}"#,
-    ));
+    // The environment lists gmail's connection: a refusal is about something else.
+    let invalid_connector =
+        r#"{"code":3,"message":"missing required parameters or invalid connector"}"#;
+    emu.inject(Fault::body(Route::MagicLink, 400, invalid_connector));
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");
+    // Without the list, Scalekit's words decide.
+    let emu = emulator().start().await.unwrap();
+    emu.inject(Fault::status(Route::AppConnections, 404));
+    let broker = uncached(&emu);
+    emu.inject(Fault::body(Route::MagicLink, 400, invalid_connector));
     let err = broker.get_token("gmail").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownConnection, "{err:?}");
     // Any other refusal stays what it was.
@@ -597,4 +603,69 @@ async fn a_google_domain_wide_delegation_account_hands_out_its_oauth_token() {
         ["https://www.googleapis.com/auth/gmail.readonly"]
     );
     assert!(token.expires_at().is_some());
+}
+
+/// The environment's connections, as an untrusted server may send them: pages without end (distinct or
+/// repeated tokens), more entries than any environment has, names with control characters. Bounded and
+/// neutralised; asked once per broker.
+#[tokio::test]
+async fn the_environment_connection_list_is_bounded_and_clean() {
+    let emu = emulator().start().await.unwrap();
+    let page = |n: usize, token: &str| {
+        let entries: Vec<String> = (0..30)
+            .map(|i| format!(r#"{{"key_id": "conn_{n}_{i}\u001b[31m", "type": "OAUTH"}}"#))
+            .collect();
+        format!(
+            r#"{{"connections": [{}], "next_page_token": "{token}"}}"#,
+            entries.join(",")
+        )
+    };
+    for n in 0..15 {
+        emu.inject(Fault::body(
+            Route::AppConnections,
+            200,
+            page(n, &format!("t{n}")),
+        ));
+    }
+    let broker = uncached(&emu);
+    let listed = broker.environment_connections().await.unwrap().unwrap();
+    assert_eq!(listed.len(), 300, "capped");
+    assert_eq!(emu.requests(Route::AppConnections), 10, "at most 10 pages");
+    assert!(
+        listed.iter().all(|c| !c.name.contains('\u{1b}')),
+        "{:?}",
+        listed[0]
+    );
+    broker.environment_connections().await.unwrap();
+    assert_eq!(
+        emu.requests(Route::AppConnections),
+        10,
+        "asked once per broker"
+    );
+
+    // The same token again and again: two pages, then it stops.
+    let emu = emulator().start().await.unwrap();
+    for _ in 0..15 {
+        emu.inject(Fault::body(Route::AppConnections, 200, page(0, "again")));
+    }
+    uncached(&emu).environment_connections().await.unwrap();
+    assert_eq!(emu.requests(Route::AppConnections), 2);
+
+    // Not offered: None, and get_token's refusal still tells the name by Scalekit's words.
+    let emu = emulator().start().await.unwrap();
+    emu.inject(Fault::status(Route::AppConnections, 404));
+    let broker = uncached(&emu);
+    assert!(broker.environment_connections().await.unwrap().is_none());
+    let err = broker.get_token("ghost").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::UnknownConnection {
+                known: None,
+                answer: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

@@ -254,3 +254,34 @@ async fn the_proxy_refuses_when_not_enabled_or_not_active() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// With any connection name accepted, a name joins the list at its first use, so that the list and the
+/// accounts agree as they do at Scalekit (a name never used is not listed: a typo shows as one).
+#[tokio::test]
+async fn accepted_names_join_the_list_when_first_used() {
+    let emu = Emulator::builder()
+        .connection("gmail")
+        .accept_any_connection(true)
+        .start()
+        .await
+        .unwrap();
+    let broker = common::uncached(&emu);
+    let names = |list: std::sync::Arc<Vec<tokenbroker::EnvironmentConnection>>| {
+        list.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+    };
+    let before = broker.environment_connections().await.unwrap().unwrap();
+    assert_eq!(names(before), ["gmail"]);
+    let connections = tokenbroker::Connections::new()
+        .with("notion", tokenbroker::Connection::new("notion_work"))
+        .unwrap();
+    let other = common::builder(&emu)
+        .connections(connections)
+        .build()
+        .unwrap();
+    assert!(
+        other.get_token("notion").await.is_err(),
+        "a link: not authorized yet"
+    );
+    let after = other.environment_connections().await.unwrap().unwrap();
+    assert_eq!(names(after), ["gmail", "notion_work"]);
+}

@@ -157,3 +157,46 @@ fn no_lone_headers_and_a_tick_after_waiting() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("✓ gmail is authorized."), "{run:?}");
 }
+
+/// #4: a wrong connection name is a wrong connection name in `get-token`, `status` and `doctor` (exit 4,
+/// the environment's names, a did-you-mean), not NOT_CONNECTED with advice to authorize; when Scalekit does
+/// not list its connections, `doctor` still tells it by asking for a link.
+#[test]
+fn a_wrong_connection_name_is_said_as_such_everywhere() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    cli.write_config(
+        "connections.json",
+        r#"{"gmail": {"connection_name": "gmail_u3134b"}, "slack": {"connection_name": "slack_x7y9z"}}"#,
+    );
+    for args in [
+        &["gmail"][..],
+        &["status"],
+        &["doctor"],
+        &["doctor", "gmail"],
+    ] {
+        let run = cli.run(args);
+        assert_eq!(run.code, 4, "{args:?}: {run:?}");
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            all.contains("connection \"gmail_u3134b\" (service gmail) does not exist")
+                && all.contains("did you mean \"gmail_u3134a\"")
+                && all.contains("config add gmail gmail_u3134a")
+                && !all.contains("authorize gmail"),
+            "{args:?}: {all}"
+        );
+    }
+    let run = cli.run(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["services"][0]["code"], "unknown_connection", "{v}");
+    assert_eq!(v["services"][1]["account_status"], "NOT_CONNECTED", "{v}");
+
+    // An environment without the list: doctor asks for a link, which Scalekit refuses for an unknown name.
+    emu.inject(
+        tokenbroker::emulator::Fault::status(tokenbroker::emulator::Route::AppConnections, 404)
+            .times(10),
+    );
+    let run = cli.run(&["doctor", "gmail"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stdout.contains("does not exist"), "{run:?}");
+}

@@ -210,8 +210,13 @@ fn h2_a_long_connections_json_cannot_make_a_flood_of_requests() {
         .collect();
     cli.write_config("connections.json", &format!("{{{}}}", hundred.join(",")));
     let run = cli.run(&["status", "--json"]);
-    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.code, 4, "names the environment does not have: {run:?}");
     assert_eq!(emu.requests(Route::Details), 100);
+    assert_eq!(
+        emu.requests(Route::AppConnections),
+        1,
+        "the list is asked once"
+    );
     // Eight workers, each on its own connection at most, plus the one that fetched the API token.
     assert!(
         emu.connections_accepted() <= 9,

@@ -227,6 +227,7 @@ impl Builder {
                 cache: self.cache,
                 flights: Mutex::new(HashMap::new()),
                 warnings,
+                environment: tokio::sync::OnceCell::new(),
             }),
         })
     }

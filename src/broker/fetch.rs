@@ -160,26 +160,25 @@ impl Broker {
 }
 
 impl Broker {
-    /// A refusal to create an account or a link, said as a wrong connection name when that is what it is.
-    /// Scalekit answers an unknown connector with 400 ("missing required parameters or invalid connector"
-    /// for magic links, wire audit E4); the names were checked before sending, so a 400 that speaks of the
-    /// connector or connection means the name.
+    /// A refusal to create an account or a link, said as a wrong connection name when that is what it is:
+    /// the environment's list of connections tells when Scalekit offers it; otherwise a 400 (or 404) that
+    /// speaks of the connector does, since the names were checked before sending. (Scalekit's magic link
+    /// answers an unknown connector with 400 "missing required parameters or invalid connector", wire audit
+    /// E4.)
     async fn unknown_connection(&self, target: &Target, error: Error) -> Error {
         let Error::Api(answer) = &error else {
             return error;
         };
         let message = answer.message.to_ascii_lowercase();
-        if !matches!(answer.status, 400 | 404)
-            || !(message.contains("connector") || message.contains("connection"))
-        {
+        let about_connector = matches!(answer.status, 400 | 404)
+            && (message.contains("connector") || message.contains("connection"));
+        if !about_connector {
             return error;
         }
-        Error::UnknownConnection {
-            service: target.service.clone(),
-            connection_name: target.connection_name.clone(),
-            known: None,
-            suggestion: None,
-            answer: Some(Box::new(answer.clone())),
+        match self.unknown(target, Some(answer)).await {
+            Ok(Some(unknown)) => unknown,
+            // Listed (so the refusal is about something else), or the list failed: the refusal as it was.
+            Ok(None) | Err(_) => error,
         }
     }
 }

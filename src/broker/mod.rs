@@ -1,10 +1,12 @@
 //! The broker: service name in, access token out.
 
 mod builder;
+mod environment;
 mod fetch;
 mod wait;
 
 pub use builder::Builder;
+pub use environment::EnvironmentConnection;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,8 @@ struct Inner {
     cache: CachePolicy,
     flights: Mutex<HashMap<AccountKey, Arc<Flight<Cached>>>>,
     warnings: Vec<String>,
+    /// The environment's connections, once asked.
+    environment: tokio::sync::OnceCell<environment::Listed>,
 }
 
 /// What a broker is set up with, never a secret or a token: the environment, the client ID, the services, the

@@ -97,6 +97,7 @@ pub(super) fn create(s: &mut State, args: &HashMap<String, String>) -> Reply {
     if !s.knows(&key.0) {
         return unknown_connection(&key.0);
     }
+    s.adopt(&key.0);
     if s.accounts.contains_key(&key) {
         return json_reply(
             StatusCode::CONFLICT,
@@ -119,7 +120,9 @@ pub(super) fn magic_link(s: &mut State, args: &HashMap<String, String>) -> Reply
         Ok(k) => k,
         Err(reply) => return *reply,
     };
-    if !s.knows(&key.0) {
+    if s.knows(&key.0) {
+        s.adopt(&key.0);
+    } else {
         // Scalekit's documented answer (wire audit §2.5, E4): it does not name the connector.
         return json_reply(
             StatusCode::BAD_REQUEST,

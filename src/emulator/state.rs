@@ -193,6 +193,14 @@ impl State {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | ' ' | '-')))
     }
 
+    /// A name accepted through `accept_any_connection` becomes one of the connections from its first use, so
+    /// that the list (`connections/app`) and the accounts agree, as they do at Scalekit.
+    pub(crate) fn adopt(&mut self, connector: &str) {
+        if !self.connections.contains_key(connector) && self.knows(connector) {
+            self.connections.insert(connector.to_owned(), Kind::OAuth);
+        }
+    }
+
     pub(crate) fn kind(&self, connector: &str) -> Kind {
         self.connections
             .get(connector)

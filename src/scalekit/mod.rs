@@ -1,6 +1,7 @@
 //! The Scalekit REST client: the API token, and the connected-account calls the broker needs.
 
 mod answer;
+mod connections;
 pub(crate) mod model;
 mod proxy;
 mod retry;
@@ -33,12 +34,13 @@ pub(crate) enum Endpoint {
     MagicLink,
     Delete,
     UserVerify,
+    AppConnections,
 }
 
 impl Endpoint {
     fn method(self) -> Method {
         match self {
-            Self::Auth | Self::Details => Method::GET,
+            Self::Auth | Self::Details | Self::AppConnections => Method::GET,
             Self::Token | Self::Create | Self::MagicLink | Self::Delete | Self::UserVerify => {
                 Method::POST
             }
@@ -54,6 +56,7 @@ impl Endpoint {
             Self::MagicLink => "api/v1/connected_accounts/magic_link",
             Self::Delete => "api/v1/connected_accounts:delete",
             Self::UserVerify => "api/v1/connected_accounts/user/verify",
+            Self::AppConnections => "api/v1/connections/app",
         }
     }
 
@@ -67,6 +70,7 @@ impl Endpoint {
             Self::MagicLink => "POST /api/v1/connected_accounts/magic_link",
             Self::Delete => "POST /api/v1/connected_accounts:delete",
             Self::UserVerify => "POST /api/v1/connected_accounts/user/verify",
+            Self::AppConnections => "GET /api/v1/connections/app",
         }
     }
 }

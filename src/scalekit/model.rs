@@ -129,3 +129,27 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     pub(crate) error_code: Option<String>,
 }
+
+/// One page of `GET /api/v1/connections/app` (wire audit §6.6).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AppConnectionsPage {
+    pub(crate) connections: Option<Vec<AppConnectionBody>>,
+    #[serde(deserialize_with = "line")]
+    pub(crate) next_page_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AppConnectionBody {
+    /// The connection name (what connections.json calls `connection_name`).
+    #[serde(deserialize_with = "line")]
+    pub(crate) key_id: Option<String>,
+    #[serde(deserialize_with = "line")]
+    pub(crate) provider: Option<String>,
+    #[serde(rename = "type", deserialize_with = "line")]
+    pub(crate) kind: Option<String>,
+    #[serde(deserialize_with = "line")]
+    pub(crate) status: Option<String>,
+    pub(crate) enabled: Option<bool>,
+}

@@ -269,8 +269,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-    /// Check every step of the set-up and say how to fix what is wrong. Exit non-zero if anything is.
-    Doctor,
+    /// Check every step of the set-up and say how to fix what is wrong; exit non-zero if anything is.
+    Doctor {
+        /// The services whose accounts to check [default: every configured service].
+        #[arg(value_name = "SERVICE")]
+        services: Vec<String>,
+    },
     /// Run a command with GMAIL_TOKEN (and so on) in its environment; the token is never printed. The
     /// command gets no Scalekit credentials (SCALEKIT_* and TOKENBROKER_* are removed from its environment).
     /// Its exit code is passed through (127: not found, 126: cannot run).

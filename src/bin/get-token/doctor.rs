@@ -54,8 +54,8 @@ impl Check {
     }
 }
 
-pub(crate) async fn run(global: &Global) -> u8 {
-    let checks = checks(global).await;
+pub(crate) async fn run(global: &Global, services: &[String]) -> u8 {
+    let checks = checks(global, services).await;
     let code = checks
         .iter()
         .find(|c| c.fix.is_some())
@@ -125,7 +125,7 @@ fn verification(broker: &tokenbroker::Broker) -> Check {
     }
 }
 
-async fn checks(global: &Global) -> Vec<Check> {
+async fn checks(global: &Global, only: &[String]) -> Vec<Check> {
     let mut checks = Vec::new();
     // connections.json is looked at first but reported last, after the credentials it does not depend on.
     let connections = match crate::builder(global).connections_file() {
@@ -211,10 +211,20 @@ async fn checks(global: &Global) -> Vec<Check> {
     }
     checks.push(connections_check);
     checks.push(verification(&broker));
-    let services: Vec<String> = broker.connections().services().map(str::to_owned).collect();
+    let services: Vec<String> = if only.is_empty() {
+        broker.connections().services().map(str::to_owned).collect()
+    } else {
+        only.to_vec()
+    };
     let accounts = fetch::each(&services, |service| {
         let broker = broker.clone();
-        async move { broker.account_info(&service, None).await }
+        async move {
+            let row = broker.account_info(&service, None).await?;
+            if row.1.is_none() {
+                probe_connection(&broker, &service).await?;
+            }
+            Ok(row)
+        }
     })
     .await;
     for (service, account) in services.iter().zip(accounts) {
@@ -242,4 +252,19 @@ async fn checks(global: &Global) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// A service without an account: is its connection name one the environment has? The environment's list
+/// tells when Scalekit offers it; otherwise asking for a link does (Scalekit refuses one for an unknown
+/// connector), which creates the account as `get-token SERVICE` would.
+async fn probe_connection(broker: &tokenbroker::Broker, service: &str) -> Result<(), Error> {
+    broker.check_connection(service).await?;
+    if broker.environment_connections().await?.is_none()
+        && let Err(e @ Error::UnknownConnection { .. }) =
+            broker.authorization_link(service, None).await
+    {
+        return Err(e);
+    }
+    // Any other outcome says nothing about the name; the account's check says the rest.
+    Ok(())
 }

@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> u8 {
             api::run(global, &call).await
         }
         Some(Command::Config { ref action }) => config::run(global, action),
-        Some(Command::Doctor) => doctor::run(global).await,
+        Some(Command::Doctor { ref services }) => doctor::run(global, services).await,
         Some(Command::Exec {
             ref services,
             ref wait,

@@ -20,7 +20,14 @@ pub(crate) async fn run(global: &Global, services: &[String], identifier: Option
     };
     let rows = fetch::each(&services, |service| {
         let (broker, identifier) = (broker.clone(), identifier.map(str::to_owned));
-        async move { broker.account_info(&service, identifier.as_deref()).await }
+        async move {
+            let row = broker.account_info(&service, identifier.as_deref()).await?;
+            // No account: a wrong connection name looks the same, and authorizing cannot fix that.
+            if row.1.is_none() {
+                broker.check_connection(&service).await?;
+            }
+            Ok(row)
+        }
     })
     .await;
     let ready =
@@ -102,7 +109,10 @@ pub(crate) fn fix_for(service: &str, info: Option<&AccountInfo>) -> String {
              browser runs and approve again; in a \"Scalekit users only\" environment, approve again while \
              signed in to the Scalekit dashboard (get-token authorize {service})"
         ),
-        _ => format!("authorize it: get-token authorize {service} --wait"),
+        Some(_) => format!("authorize it: get-token authorize {service} --wait"),
+        None => format!(
+            "authorize it: get-token authorize {service} --wait (it says so if the connection name is wrong)"
+        ),
     }
 }
 
