@@ -174,6 +174,16 @@ impl Builder {
         }
     }
 
+    /// The `.env` these settings read the credentials from (the path given, else the user config
+    /// directory's), whether or not it exists: where `get-token init` writes. `None` without a config
+    /// directory (no HOME).
+    pub fn env_file_path(&self) -> Option<PathBuf> {
+        match &self.env_file {
+            Some(p) => Some(p.clone()),
+            None => self.sources().config_dir().map(|d| d.join(".env")),
+        }
+    }
+
     fn sources(&self) -> Sources {
         let mut sources = Sources::system();
         if self.config_dir.is_some() {

@@ -85,8 +85,27 @@ impl ConnectionsFile {
         &self,
         change: impl FnOnce(&mut Connections) -> Result<Option<T>, ConfigError>,
     ) -> Result<Option<T>, ConfigError> {
-        // A connections.json that is a symlink (into a dotfiles repository, say) is resolved once, here, and
-        // the file it points at is replaced; nothing later follows a link.
+        self.locked(|target, dir| {
+            // Read under the lock: another process may have changed the file since the caller looked.
+            let mut connections = target.load()?;
+            let before = connections.entries.clone();
+            let result = change(&mut connections)?;
+            if connections.entries != before {
+                let mut text = serde_json::to_string_pretty(&Entries(&connections))
+                    .map_err(|e| target.unwritable(e.to_string()))?;
+                text.push('\n');
+                target.replace(dir, text.as_bytes(), true)?;
+            }
+            Ok(result)
+        })
+    }
+
+    /// Runs `work` on the real file (a symlink resolved once, here: nothing later follows a link) with its
+    /// directory created, checked and locked, and stale temporary files cleared.
+    fn locked<T>(
+        &self,
+        work: impl FnOnce(&Self, &Path) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
         let real = match fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(&self.path)
                 .map_err(|e| self.unwritable(format!("cannot resolve the symlink: {e}")))?,
@@ -102,15 +121,9 @@ impl ConnectionsFile {
         shared_directory(&dir).map_err(|detail| self.unwritable(detail))?;
         let lock = target.lock(&dir)?;
         target.remove_stale_temps(&dir);
-        // Read under the lock: another process may have changed the file since the caller looked.
-        let mut connections = target.load()?;
-        let before = connections.entries.clone();
-        let result = change(&mut connections)?;
-        if connections.entries != before {
-            target.replace(&dir, &connections)?;
-        }
+        let result = work(&target, &dir);
         drop(lock);
-        Ok(result)
+        result
     }
 
     /// An exclusive lock on the directory itself (unix): nothing is left behind, and there is no file name
@@ -135,16 +148,15 @@ impl ConnectionsFile {
         Ok(file)
     }
 
-    fn replace(&self, dir: &Path, connections: &Connections) -> Result<(), ConfigError> {
-        let mut text = serde_json::to_string_pretty(&Entries(connections))
-            .map_err(|e| self.unwritable(e.to_string()))?;
-        text.push('\n');
+    /// Replaces the file by renaming a fully written, synced temporary file over it; `keep_permissions`
+    /// gives it the old file's mode, else it stays 0600.
+    fn replace(&self, dir: &Path, bytes: &[u8], keep_permissions: bool) -> Result<(), ConfigError> {
         let (temp, mut file) = self.new_temp(dir)?;
         let written = (|| {
-            if let Ok(meta) = fs::metadata(&self.path) {
+            if keep_permissions && let Ok(meta) = fs::metadata(&self.path) {
                 file.set_permissions(meta.permissions())?;
             }
-            file.write_all(text.as_bytes())?;
+            file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&temp, &self.path)?;
             // The rename is durable only once the directory is synced (not possible on Windows).
@@ -209,6 +221,13 @@ impl ConnectionsFile {
             detail,
         }
     }
+}
+
+/// Replaces `path` with `bytes` as connections.json is replaced (a symlink resolved, the directory private and
+/// locked, an exclusive temporary file synced and renamed over it), always with mode 0600: for a file that
+/// holds a secret, such as the `.env` `get-token init` writes.
+pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    ConnectionsFile::new(path).locked(|target, dir| target.replace(dir, bytes, false))
 }
 
 /// A directory that other users can write to, without the sticky bit that stops them renaming or deleting

@@ -8,6 +8,7 @@ mod hosts;
 mod identifier;
 pub(crate) mod names;
 pub(crate) mod read;
+mod setup;
 pub(crate) mod sources;
 
 use std::path::{Path, PathBuf};

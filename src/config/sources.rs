@@ -75,7 +75,6 @@ impl Sources {
     }
 
     /// Sources with nothing in them, for callers (and tests) that give every setting explicitly.
-    #[cfg(test)]
     pub(crate) fn empty() -> Self {
         Self {
             process: Arc::new(|_| None),

@@ -146,6 +146,32 @@ impl Cli {
         Run::from(self.command(args).output().unwrap())
     }
 
+    /// Runs get-token with `input` on its stdin (a pipe, not a terminal).
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A program that exits before reading it all closes the pipe: not a failure of the test.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Starts another program in the same environment with its stdin, stdout and stderr piped, for a test
+    /// that answers prompts (through `script`, which gives the program a terminal).
+    pub fn spawn_interactive(&self, program: &str, args: &[&str]) -> Child {
+        self.command_for(program, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs another program in the same environment (a shell script using get-token, for example).
     pub fn run_program(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Run {
         Run::from(self.command_for(program, args).output().unwrap())

@@ -169,8 +169,30 @@ pub(crate) struct Who {
     pub(crate) identifier: Option<String>,
 }
 
+/// `get-token init`'s own options.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The environment URL, such as https://acme.scalekit.dev (asked on a terminal when not given).
+    #[arg(long, value_name = "URL")]
+    pub(crate) env_url: Option<String>,
+    /// The client ID (asked on a terminal when not given). The secret is never an option: it is typed
+    /// without echo, or read from the first line of stdin.
+    #[arg(long, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+    /// Replace a different set-up already saved.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Add every OAuth connection of the environment to connections.json without asking.
+    #[arg(long)]
+    pub(crate) add_connections: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Set up get-token: the Scalekit environment URL, client ID and secret (checked with one token
+    /// request, saved to ~/.config/tokenbroker/.env with mode 0600), then the environment's connections,
+    /// offered for connections.json.
+    Init(InitArgs),
     /// Show each service's account status, token expiry, scopes and last use (never a token). Exit 0 when
     /// every service is ready, 3 when any needs authorization.
     Status {

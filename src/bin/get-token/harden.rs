@@ -39,3 +39,45 @@ pub(crate) fn restore_for_exec() {
         }
     }
 }
+
+/// The terminal's echo, off while a secret is typed and back on when this is dropped (however the read
+/// ended). Does nothing when stdin is not a terminal.
+pub(crate) struct EchoOff {
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl EchoOff {
+    pub(crate) fn new() -> Self {
+        #[cfg(unix)]
+        // SAFETY: tcgetattr and tcsetattr read and write the termios struct passed by reference, for fd 0.
+        unsafe {
+            let mut term: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut term) != 0 {
+                return Self { saved: None };
+            }
+            let saved = term;
+            // No echo of the characters, but the newline still ends the line as typed.
+            term.c_lflag &= !libc::ECHO;
+            term.c_lflag |= libc::ECHONL;
+            if libc::tcsetattr(0, libc::TCSAFLUSH, &term) != 0 {
+                return Self { saved: None };
+            }
+            Self { saved: Some(saved) }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            // SAFETY: as in `new`, with the settings read there.
+            unsafe {
+                libc::tcsetattr(0, libc::TCSAFLUSH, saved);
+            }
+        }
+    }
+}

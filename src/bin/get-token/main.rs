@@ -15,6 +15,7 @@ mod get;
 mod git;
 mod harden;
 mod hint;
+mod init;
 mod listener;
 #[cfg(unix)]
 mod mask;
@@ -224,6 +225,7 @@ async fn run(cli: Cli) -> u8 {
         }
         Some(Command::Config { ref action }) => config::run(global, action),
         Some(Command::Doctor { ref services }) => doctor::run(global, services).await,
+        Some(Command::Init(ref args)) => init::run(global, args).await,
         Some(Command::Exec {
             ref services,
             ref wait,
