@@ -66,7 +66,11 @@ pub(crate) async fn run(global: &Global, call: &Call<'_>) -> u8 {
 }
 
 /// The token just used, from the in-memory cache (no request): to mask it if the answer repeats it.
-async fn cached_token(broker: &Broker, service: &str, identifier: Option<&str>) -> Option<String> {
+pub(crate) async fn cached_token(
+    broker: &Broker,
+    service: &str,
+    identifier: Option<&str>,
+) -> Option<String> {
     let token = match identifier {
         Some(id) => broker.get_token_for(service, id).await,
         None => broker.get_token(service).await,
@@ -74,7 +78,7 @@ async fn cached_token(broker: &Broker, service: &str, identifier: Option<&str>) 
     token.ok().map(|t| t.expose_secret().to_owned())
 }
 
-fn build(call: &Call<'_>) -> Result<Request, String> {
+pub(crate) fn build(call: &Call<'_>) -> Result<Request, String> {
     let url = if call.url.starts_with('/') {
         format!("https://{PATH_ONLY_HOST}{}", call.url)
     } else {
@@ -167,26 +171,10 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
         ));
     }
     if global.json {
-        let headers: serde_json::Map<String, Value> = answer
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                )
-            })
-            .collect();
-        let bytes = match answer.bytes().await {
-            Ok(b) => b,
-            Err(e) => return report::fail(global, None, &read_failed(e)),
+        let value = match answer_json(answer, token, usize::MAX).await {
+            Ok(value) => value,
+            Err(e) => return report::fail(global, None, &e),
         };
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
-        let mut value = json!({"status": status.as_u16(), "headers": headers, "body": body});
-        // Masked after decoding, in every string, headers included: an answer that writes the token with
-        // JSON escapes (`\/`, `\u0065`) would otherwise come out decoded, in clear.
-        mask_strings(&mut value, token);
         return if output::print_json(value) {
             code
         } else {
@@ -233,6 +221,46 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
             return code;
         }
     }
+}
+
+/// The answer as one JSON object (`status`, `headers`, `body`: parsed when it is JSON), with the token
+/// masked after decoding, in every string, headers included: an answer that writes the token with JSON
+/// escapes (`\/`, `\u0065`) would otherwise come out decoded, in clear. A body past `cap` bytes is cut
+/// there (and `truncated` says so).
+pub(crate) async fn answer_json(
+    mut answer: Response,
+    token: Option<&str>,
+    cap: usize,
+) -> Result<Value, Error> {
+    let status = answer.status();
+    let headers: serde_json::Map<String, Value> = answer
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = answer.chunk().await.map_err(read_failed)? {
+        let room = cap.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() > room {
+            truncated = true;
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    let mut value = json!({"status": status.as_u16(), "headers": headers, "body": body});
+    if truncated {
+        value["truncated"] = Value::Bool(true);
+    }
+    mask_strings(&mut value, token);
+    Ok(value)
 }
 
 fn mask_strings(value: &mut Value, token: Option<&str>) {

@@ -187,6 +187,20 @@ pub(crate) struct InitArgs {
     pub(crate) add_connections: bool,
 }
 
+/// `get-token mcp`'s own options.
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Only these services (comma-separated, such as gmail,slack) [default: every configured service].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) services: Option<String>,
+    /// UNSAFE: add a get_token tool that hands raw tokens to the model (and into its context, logs and
+    /// transcripts). Off by default: the request tool uses tokens without showing them.
+    #[arg(long)]
+    pub(crate) allow_token: bool,
+    #[command(flatten)]
+    pub(crate) who: Who,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Set up get-token: the Scalekit environment URL, client ID and secret (checked with one token
@@ -335,6 +349,10 @@ pub(crate) enum Command {
         #[arg(long = "host", value_name = "HOST")]
         hosts: Vec<String>,
     },
+    /// Serve MCP on stdin/stdout for an agent host (claude mcp add tokenbroker -- get-token mcp): tools to
+    /// list services, check them, authorize (the link goes to the user through the client) and call APIs,
+    /// none of which returns a token.
+    Mcp(McpArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.

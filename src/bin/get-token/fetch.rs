@@ -182,7 +182,7 @@ fn accounts(
         .collect()
 }
 
-async fn with_listener(
+pub(crate) async fn with_listener(
     broker: &Broker,
     global: &Global,
     accounts: &[listener::Account],

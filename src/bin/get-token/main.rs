@@ -19,6 +19,7 @@ mod init;
 mod listener;
 #[cfg(unix)]
 mod mask;
+mod mcp;
 mod output;
 mod present;
 mod report;
@@ -134,7 +135,9 @@ fn overview() -> u8 {
 /// `--timeout` bounds the whole command, waiting and retries included.
 async fn within_timeout(cli: Cli) -> u8 {
     report::remember_invocation(&cli.global);
-    let Some(secs) = cli.global.timeout else {
+    // A server runs for the session: --timeout bounds each of its requests to Scalekit, not its life.
+    let serving = matches!(cli.command, Some(Command::Mcp(_)));
+    let Some(secs) = cli.global.timeout.filter(|_| !serving) else {
         return run(cli).await;
     };
     let global = Global {
@@ -226,6 +229,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Config { ref action }) => config::run(global, action),
         Some(Command::Doctor { ref services }) => doctor::run(global, services).await,
         Some(Command::Init(ref args)) => init::run(global, args).await,
+        Some(Command::Mcp(ref args)) => mcp::run(global, args).await,
         Some(Command::Exec {
             ref services,
             ref wait,

@@ -136,7 +136,7 @@ fn table_row((target, info): &Row) -> Vec<String> {
     ]
 }
 
-fn json_row(target: &Target, info: Option<&AccountInfo>) -> Value {
+pub(crate) fn json_row(target: &Target, info: Option<&AccountInfo>) -> Value {
     json!({
         "service": target.service,
         "connection_name": target.connection_name,
