@@ -363,16 +363,13 @@ fn for_url_picks_the_service_by_api_host() {
 }
 
 #[test]
-fn completions_for_bash_zsh_and_fish() {
+fn completion_scripts_call_get_token_back() {
     let cli = Cli::new();
-    for shell in ["bash", "zsh", "fish"] {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let run = cli.run(&["completions", shell]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert!(run.stdout.contains("get-token"), "{shell}");
-        assert!(
-            run.stdout.contains("doctor"),
-            "{shell} completes subcommands"
-        );
+        // The shell asks get-token itself (tests/completions.rs runs them in real shells).
+        assert!(run.stdout.contains("COMPLETE"), "{shell}: {}", run.stdout);
     }
     assert_eq!(cli.run(&["completions", "tcsh"]).code, 2);
 }
@@ -491,4 +488,55 @@ fn a_config_add_killed_at_any_moment_leaves_a_valid_file() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(temps.is_empty(), "{temps:?}");
+}
+
+/// The manual page comes from the same definition as --help: the committed doc/get-token.1 is what
+/// `get-token man` prints (regenerate it with `get-token man > doc/get-token.1`), it names every
+/// subcommand, and man renders it.
+#[test]
+fn the_man_page_is_current_and_renders() {
+    let run = Cli::new().run(&["man"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/get-token.1")).unwrap();
+    assert_eq!(
+        run.stdout, committed,
+        "doc/get-token.1 is stale: run get-token man > doc/get-token.1"
+    );
+    for name in [
+        "status",
+        "authorize",
+        "init",
+        "mcp",
+        "doctor",
+        "exec",
+        "api",
+        "completions",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("get\\-token\\-{name}(1)")) || run.stdout.contains(name),
+            "{name}"
+        );
+    }
+    assert!(run.stdout.contains(".TH get-token 1"));
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let shown = std::process::Command::new("man")
+            .args([
+                "-l",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/doc/get-token.1"),
+            ])
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(
+            shown.status.success() && text.contains("SYNOPSIS"),
+            "{text}"
+        );
+    }
 }

@@ -200,3 +200,40 @@ fn a_wrong_connection_name_is_said_as_such_everywhere() {
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.stdout.contains("does not exist"), "{run:?}");
 }
+
+/// #12: each subcommand's help shows only the shared options that apply to it, under their own heading;
+/// a bad $TOKENBROKER_VERIFY_PORT is a usage error that says so.
+#[test]
+fn each_subcommand_shows_its_own_options() {
+    let cli = Cli::new();
+    let help = |args: &[&str]| cli.run(args).stdout;
+    let completions = help(&["completions", "--help"]);
+    for absent in ["--timeout", "--env-file", "--json", "--verify-port"] {
+        assert!(
+            !completions.contains(absent),
+            "completions: {absent}\n{completions}"
+        );
+    }
+    let status = help(&["status", "--help"]);
+    assert!(
+        status.contains("Shared options:") && status.contains("--json"),
+        "{status}"
+    );
+    assert!(!status.contains("--verify-port"), "{status}");
+    let config = help(&["config", "add", "--help"]);
+    assert!(
+        !config.contains("--timeout") && config.contains("--connections"),
+        "{config}"
+    );
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("--verify-port") && top.contains("init") && top.contains("mcp"),
+        "{top}"
+    );
+
+    let run = Cli::new()
+        .var("TOKENBROKER_VERIFY_PORT", "http")
+        .run(&["status"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("TOKENBROKER_VERIFY_PORT"), "{run:?}");
+}

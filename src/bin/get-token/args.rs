@@ -7,6 +7,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::exit_table;
 
+/// Service names, completed from connections.json.
+fn service_names() -> clap_complete::ArgValueCandidates {
+    clap_complete::ArgValueCandidates::new(crate::complete::services)
+}
+
 /// Print fresh OAuth access tokens for connected accounts (Gmail, Slack, GitHub, ...) from Scalekit.
 ///
 /// stdout holds only the tokens (one per line, in argument order); everything else goes to stderr.
@@ -55,7 +60,8 @@ pub(crate) struct Fetch {
     #[arg(
         value_name = "SERVICE",
         required_unless_present = "for_url",
-        conflicts_with = "for_url"
+        conflicts_with = "for_url",
+        add = service_names()
     )]
     pub(crate) services: Vec<String>,
 
@@ -84,18 +90,20 @@ pub(crate) struct Fetch {
     pub(crate) who: Who,
 }
 
-/// Options every command takes.
+/// Options shared by the commands, shown under their own heading, each only where it applies (see
+/// [`command`]).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shared options")]
 pub(crate) struct Global {
-    /// Print exactly one JSON object on stdout for every outcome (tokens only with --show-token).
+    /// Print exactly one JSON object on stdout for every outcome.
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
-    /// Read connections.json from (or, for `config`, write it to) this path.
+    /// The connections.json to use instead of the usual one.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) connections: Option<PathBuf>,
 
-    /// Read the Scalekit credentials from this .env file instead of ~/.config/tokenbroker/.env.
+    /// The .env file with the Scalekit credentials, instead of ~/.config/tokenbroker/.env.
     #[arg(long, value_name = "PATH", global = true)]
     pub(crate) env_file: Option<PathBuf>,
 
@@ -115,14 +123,25 @@ pub(crate) struct Global {
 
     /// The loopback port Scalekit sends the browser to after the user approves (user verification), where
     /// waiting commands listen [default: 53117, or $TOKENBROKER_VERIFY_PORT].
-    #[arg(
-        long,
-        value_name = "PORT",
-        global = true,
-        env = "TOKENBROKER_VERIFY_PORT",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "PORT", global = true)]
     pub(crate) verify_port: Option<u16>,
+}
+
+impl Global {
+    /// The listener's port: --verify-port, else $TOKENBROKER_VERIFY_PORT, else the default. (Read here, not
+    /// by clap: an option clap reads from the environment cannot be hidden per subcommand.)
+    pub(crate) fn port(&self) -> Result<u16, String> {
+        match (self.verify_port, std::env::var("TOKENBROKER_VERIFY_PORT")) {
+            (Some(port), _) => Ok(port),
+            (None, Ok(value)) => value.trim().parse().map_err(|_| {
+                format!(
+                    "TOKENBROKER_VERIFY_PORT={:?} is not a port number (1 to 65535); fix or unset it",
+                    tokenbroker::printable(&value)
+                )
+            }),
+            (None, Err(_)) => Ok(crate::listener::DEFAULT_PORT),
+        }
+    }
 }
 
 /// Showing a link to a person at this terminal.
@@ -211,7 +230,7 @@ pub(crate) enum Command {
     /// every service is ready, 3 when any needs authorization.
     Status {
         /// The services to show [default: every configured service].
-        #[arg(value_name = "SERVICE")]
+        #[arg(value_name = "SERVICE", add = service_names())]
         services: Vec<String>,
         #[command(flatten)]
         who: Who,
@@ -220,6 +239,7 @@ pub(crate) enum Command {
     /// (to authorize again, for example to grant more scopes).
     Authorize {
         /// The service to authorize.
+        #[arg(add = service_names())]
         service: String,
         #[command(flatten)]
         wait: Wait,
@@ -229,6 +249,7 @@ pub(crate) enum Command {
     /// Delete the connected account at Scalekit (asks first on a terminal; needs --yes otherwise).
     Disconnect {
         /// The service whose account to delete.
+        #[arg(add = service_names())]
         service: String,
         /// Do not ask for confirmation.
         #[arg(short, long)]
@@ -241,7 +262,7 @@ pub(crate) enum Command {
     /// relay before running `wait` again. Made for agents, whose tool calls are cut at about two minutes.
     Wait {
         /// The services to wait for.
-        #[arg(value_name = "SERVICE", required = true)]
+        #[arg(value_name = "SERVICE", required = true, add = service_names())]
         services: Vec<String>,
         /// How long to wait, in seconds.
         #[arg(long = "for", value_name = "SECONDS", default_value_t = 110, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -272,7 +293,7 @@ pub(crate) enum Command {
         #[arg(value_name = "URL")]
         url: String,
         /// The service whose token to use [default: the one whose API the URL belongs to].
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", add = service_names())]
         service: Option<String>,
         /// The HTTP method [default: GET, or POST with a body].
         #[arg(short = 'X', long = "method", value_name = "METHOD")]
@@ -308,7 +329,7 @@ pub(crate) enum Command {
     /// Check every step of the set-up and say how to fix what is wrong; exit non-zero if anything is.
     Doctor {
         /// The services whose accounts to check [default: every configured service].
-        #[arg(value_name = "SERVICE")]
+        #[arg(value_name = "SERVICE", add = service_names())]
         services: Vec<String>,
     },
     /// Run a command with GMAIL_TOKEN (and so on) in its environment; the token is never printed. The
@@ -317,7 +338,7 @@ pub(crate) enum Command {
     Exec {
         /// The services whose tokens to pass, each as SERVICE (in SERVICE_TOKEN, such as GMAIL_TOKEN) or
         /// NAME=SERVICE (in the variable the command expects, such as SLACK_BOT_TOKEN=slack).
-        #[arg(value_name = "SERVICE", required = true)]
+        #[arg(value_name = "SERVICE", required = true, add = service_names())]
         services: Vec<String>,
         #[command(flatten)]
         wait: Wait,
@@ -353,6 +374,8 @@ pub(crate) enum Command {
     /// list services, check them, authorize (the link goes to the user through the client) and call APIs,
     /// none of which returns a token.
     Mcp(McpArgs),
+    /// Print the manual page (roff), for `get-token man | man -l -` or to install as get-token.1.
+    Man,
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -378,6 +401,7 @@ pub(crate) enum ConfigAction {
     /// Remove a service.
     Remove {
         /// The service to remove.
+        #[arg(add = service_names())]
         service: String,
     },
     /// List the configured services.
@@ -417,10 +441,120 @@ impl Cli {
     }
 }
 
+/// The shared options each subcommand takes; the others are hidden from its help and its completions (clap
+/// accepts them anywhere, as global options, and they do nothing there).
+const APPLIES: &[(&str, &[&str])] = &[
+    (
+        "status",
+        &[
+            "json",
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+        ],
+    ),
+    (
+        "disconnect",
+        &[
+            "json",
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+        ],
+    ),
+    (
+        "verify",
+        &[
+            "json",
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+        ],
+    ),
+    (
+        "api",
+        &[
+            "json",
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+        ],
+    ),
+    (
+        "init",
+        &[
+            "json",
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+        ],
+    ),
+    (
+        "git-credential",
+        &["connections", "env_file", "timeout", "quiet", "verbose"],
+    ),
+    (
+        "exec",
+        &[
+            "connections",
+            "env_file",
+            "timeout",
+            "quiet",
+            "verbose",
+            "verify_port",
+        ],
+    ),
+    (
+        "mcp",
+        &[
+            "connections",
+            "env_file",
+            "timeout",
+            "verbose",
+            "verify_port",
+        ],
+    ),
+    ("config", &["json", "connections", "quiet"]),
+    ("setup-git", &["connections", "quiet"]),
+    ("man", &[]),
+    ("completions", &[]),
+];
+
+/// The command line: clap's definition from the derive, with each subcommand showing only the shared
+/// options that apply to it, in words that fit it.
+pub(crate) fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let shared: Vec<clap::Arg> = Global::augment_args(clap::Command::new("shared"))
+        .get_arguments()
+        .cloned()
+        .collect();
+    for (name, applies) in APPLIES {
+        for arg in shared
+            .iter()
+            .filter(|a| !applies.contains(&a.get_id().as_str()))
+        {
+            // A hidden local copy: clap then does not propagate the global one into this subcommand.
+            let hidden = arg.clone().global(false).hide(true);
+            cmd = cmd.mut_subcommand(name, |sc| sc.arg(hidden));
+        }
+    }
+    cmd
+}
+
 /// `get-token -q status` is `get-token status -q`: options given before a subcommand are moved after it, so
 /// that a subcommand is never taken for a service name (clap would, since services are positional).
 pub(crate) fn subcommand_first(mut args: Vec<OsString>) -> Vec<OsString> {
-    let cli = Cli::command();
+    let cli = command();
     let takes_value =
         |arg: &clap::Arg| arg.get_action().takes_values() && !arg.is_require_equals_set();
     let mut i = 1;

@@ -188,7 +188,7 @@ pub(crate) async fn with_listener(
     accounts: &[listener::Account],
     work: impl Future<Output = Vec<Result<AccessToken, Error>>>,
 ) -> Vec<Result<AccessToken, Error>> {
-    let port = global.verify_port.unwrap_or(listener::DEFAULT_PORT);
+    let port = global.port().unwrap_or(listener::DEFAULT_PORT);
     if broker.user_verify_url() != Some(&listener::verify_url(port)) {
         return work.await;
     }

@@ -58,8 +58,7 @@ pub(crate) async fn run(cli: &Cli) -> u8 {
 /// `get-token stauts`: not a configured service, and close to a command's name: most likely a typo of the
 /// command, not a service to fetch.
 fn mistyped_command(broker: Option<&tokenbroker::Broker>, services: &[String]) -> Option<String> {
-    use clap::CommandFactory;
-    let cli = crate::args::Cli::command();
+    let cli = crate::args::command();
     services
         .iter()
         .filter(|s| broker.is_none_or(|b| b.connections().get(s).is_err()))

@@ -6,6 +6,7 @@
 mod account;
 mod api;
 mod args;
+mod complete;
 mod config;
 mod doctor;
 mod exec;
@@ -30,7 +31,6 @@ mod supervise;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
 use tokenbroker::{Broker, Builder, Error};
 
 use args::{Cli, Command, Global};
@@ -38,6 +38,7 @@ use args::{Cli, Command, Global};
 fn main() -> ExitCode {
     // Before anything is read: this process's memory will hold the client secret and tokens.
     harden::no_core_dumps();
+    complete::answer_if_asked();
     let args = args::subcommand_first(std::env::args_os().collect());
     if args.len() == 1 {
         return exit::exit(overview());
@@ -47,7 +48,10 @@ fn main() -> ExitCode {
         .iter()
         .take_while(|a| *a != "--")
         .any(|a| a == "--json");
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = args::command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // clap quotes the arguments it complains about; they pass the same boundary as all output.
@@ -135,6 +139,9 @@ fn overview() -> u8 {
 /// `--timeout` bounds the whole command, waiting and retries included.
 async fn within_timeout(cli: Cli) -> u8 {
     report::remember_invocation(&cli.global);
+    if let Err(message) = cli.global.port() {
+        return report::usage(&cli.global, &message);
+    }
     // A server runs for the session: --timeout bounds each of its requests to Scalekit, not its life.
     let serving = matches!(cli.command, Some(Command::Mcp(_)));
     let Some(secs) = cli.global.timeout.filter(|_| !serving) else {
@@ -247,11 +254,19 @@ async fn run(cli: Cli) -> u8 {
             )
             .await
         }
-        Some(Command::Completions { shell }) => {
+        Some(Command::Man) => {
+            // The package version only: the page is committed (doc/get-token.1) and must not change with
+            // every commit.
+            let page = args::command().version(env!("CARGO_PKG_VERSION"));
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "get-token", &mut out);
+            match clap_mangen::Man::new(page).render(&mut out) {
+                Ok(()) if output::print_script(&out) => exit::OK,
+                _ => exit::UNEXPECTED,
+            }
+        }
+        Some(Command::Completions { shell }) => {
             // A completion script is code, not text from outside: it is printed as generated.
-            if output::print_script(&out) {
+            if output::print_script(&complete::script(shell)) {
                 exit::OK
             } else {
                 exit::UNEXPECTED
@@ -263,7 +278,7 @@ async fn run(cli: Cli) -> u8 {
 /// The broker's settings from the global options; anything not given comes from the environment. Unless a
 /// hosted verify page is configured, links send the browser to get-token's loopback listener.
 fn builder(global: &Global) -> Builder {
-    let port = global.verify_port.unwrap_or(listener::DEFAULT_PORT);
+    let port = global.port().unwrap_or(listener::DEFAULT_PORT);
     let mut builder = Broker::builder().default_user_verify_url(listener::verify_url(port));
     if let Some(path) = &global.connections {
         builder = builder.connections_path(path);

@@ -48,7 +48,11 @@ static INVOCATION: OnceLock<String> = OnceLock::new();
 pub(crate) fn remember_invocation(global: &Global) {
     let mut words = vec!["get-token".to_owned()];
     words.extend(global.config_options());
-    if let Some(port) = global.verify_port {
+    // A port given by flag or by $TOKENBROKER_VERIFY_PORT: named, so the next command listens there from
+    // any shell.
+    let given =
+        global.verify_port.is_some() || std::env::var_os("TOKENBROKER_VERIFY_PORT").is_some();
+    if let (true, Ok(port)) = (given, global.port()) {
         words.push(format!("--verify-port {port}"));
     }
     let _ = INVOCATION.set(words.join(" "));
