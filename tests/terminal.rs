@@ -126,3 +126,26 @@ fn version_names_the_commit_when_built_from_git() {
         assert!(run.stdout.contains("(commit "), "{}", run.stdout);
     }
 }
+
+/// Colour on a terminal only, and never with NO_COLOR: doctor's marks and the error label.
+#[test]
+fn colour_on_a_terminal_only_and_never_with_no_color() {
+    let cli = Cli::new();
+    let bin = env!("CARGO_BIN_EXE_get-token");
+    let run = cli.run_program("script", &["-qec", &format!("{bin} doctor"), "/dev/null"]);
+    assert!(
+        run.stdout.contains("\u{1b}[31m✗\u{1b}[0m"),
+        "{:?}",
+        run.stdout
+    );
+    let plain = Cli::new()
+        .var("NO_COLOR", "1")
+        .run_program("script", &["-qec", &format!("{bin} doctor"), "/dev/null"]);
+    assert!(
+        plain.stdout.contains('✗') && !plain.stdout.contains('\u{1b}'),
+        "{:?}",
+        plain.stdout
+    );
+    let piped = cli.run(&["doctor"]);
+    assert!(!piped.stdout.contains('\u{1b}') && !piped.stderr.contains('\u{1b}'));
+}

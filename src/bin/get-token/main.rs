@@ -6,6 +6,7 @@
 mod account;
 mod api;
 mod args;
+mod colour;
 mod complete;
 mod config;
 mod doctor;

@@ -15,9 +15,15 @@ static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Prints `text` on stdout, zeroing the buffer afterwards (it may hold tokens). `false` if stdout is gone.
 pub(crate) fn print(text: String) -> bool {
+    use std::io::IsTerminal;
     use std::io::Write;
     let text = zeroize::Zeroizing::new(text);
     let shown = printable(&text);
+    let shown = if crate::colour::wanted(std::io::stdout().is_terminal()) {
+        std::borrow::Cow::Owned(crate::colour::paint(&shown).into_owned())
+    } else {
+        shown
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(shown.as_bytes())
         .and_then(|()| out.flush())
@@ -66,7 +72,13 @@ fn neutralise(value: &mut Value) {
 
 /// One message for people on stderr, neutralised.
 pub(crate) fn say(text: &str) {
-    eprintln!("{}", printable(text));
+    use std::io::IsTerminal;
+    let shown = printable(text);
+    if crate::colour::wanted(std::io::stderr().is_terminal()) {
+        eprintln!("{}", crate::colour::paint(&shown));
+    } else {
+        eprintln!("{shown}");
+    }
 }
 
 impl Global {
