@@ -237,3 +237,22 @@ fn each_subcommand_shows_its_own_options() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("TOKENBROKER_VERIFY_PORT"), "{run:?}");
 }
+
+/// #12, #13, #20: `help --help` helps; an invalid name's hint fits a value from the command line; config
+/// says where it wrote.
+#[test]
+fn help_help_and_hints_for_values_from_flags() {
+    let cli = Cli::new();
+    let run = cli.run(&["help", "--help"]);
+    assert!(run.code == 0 && run.stdout.contains("Usage:"), "{run:?}");
+    let run = cli.run(&["config", "add", "Gmail Work", "gmail_1"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(
+        run.stderr.contains("give a valid service name") && !run.stderr.contains("fix the file"),
+        "{run:?}"
+    );
+    let run = cli.run(&["config", "add", "gmail", "gmail_1"]);
+    assert!(run.stderr.contains("added gmail to "), "{run:?}");
+    let run = cli.run(&["config", "remove", "gmail"]);
+    assert!(run.stderr.contains("removed gmail from "), "{run:?}");
+}

@@ -78,7 +78,7 @@ impl Error {
                 "check that the directory exists and is writable".into()
             }
             Self::Config(ConfigError::InvalidName { what, .. }) => {
-                format!("give a {what} that follows the rule above")
+                format!("give a valid {what}: the message says the rule")
             }
             Self::Config(ConfigError::InvalidSetting { name, .. }) => {
                 format!("fix or unset {name}")

@@ -154,6 +154,11 @@ fn done(global: &Global, file: &ConnectionsFile, service: &str, action: &str) ->
             json!({"status": "ok", "action": action, "service": service, "path": path}),
         );
     }
-    global.tell(&format!("get-token: {action} {service} in {path}"));
+    let place = match action {
+        "added" | "updated" => "to",
+        "removed" => "from",
+        _ => "in",
+    };
+    global.tell(&format!("get-token: {action} {service} {place} {path}"));
     Shown::Text(String::new())
 }

@@ -62,7 +62,7 @@ pub(crate) fn hint(error: &Error) -> String {
             "check that the directory exists and is writable, or pass --connections PATH".into()
         }
         Error::Config(ConfigError::InvalidName { what, .. }) => {
-            format!("give a {what} that follows the rule above")
+            format!("give a valid {what}: the message says the rule")
         }
         Error::Credentials(CredentialsError::Conflict { .. }) => {
             "keep the credentials in one place: unset the variables in the shell, or remove them from the .env \

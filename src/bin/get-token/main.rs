@@ -40,7 +40,13 @@ fn main() -> ExitCode {
     // Before anything is read: this process's memory will hold the client secret and tokens.
     harden::no_core_dumps();
     complete::answer_if_asked();
-    let args = args::subcommand_first(std::env::args_os().collect());
+    let mut args = args::subcommand_first(std::env::args_os().collect());
+    // `get-token help --help` is a request for help, as `git help --help` is.
+    if args.get(1).is_some_and(|a| a == "help")
+        && args[2..].iter().any(|a| a == "--help" || a == "-h")
+    {
+        args.retain(|a| a != "--help" && a != "-h");
+    }
     if args.len() == 1 {
         return exit::exit(overview());
     }
