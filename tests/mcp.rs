@@ -420,6 +420,15 @@ async fn a_request_for_an_unauthorized_account_asks_for_authorization() {
     assert_eq!(elicitation["mode"], "url");
     let link = elicitation["url"].as_str().unwrap();
     assert!(link.contains("/magic/"), "{err:?}");
+    // A retry meanwhile gets the same elicitation, not a second wait.
+    let again = session
+        .call("request", json!({"url": url}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.data.as_ref().unwrap()["elicitations"][0]["elicitationId"],
+        elicitation["elicitationId"]
+    );
     // The user opens it; the server, waiting in the background, says when it is done.
     assert!(emu.approve_link(link));
     for _ in 0..300 {

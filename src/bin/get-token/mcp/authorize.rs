@@ -95,23 +95,40 @@ pub(super) async fn or_tool_error(
         result.structured_content = Some(relay(&auth));
         return Ok(result);
     }
-    let id = elicitation_id();
-    let (server, peer, waiting_id) = (server.clone(), context.peer.clone(), id.clone());
-    let waiting = *auth.clone();
-    tokio::spawn(async move {
-        if wait(&server, &waiting, Instant::now() + WAIT).await.is_ok() {
-            complete(&peer, &waiting_id).await;
+    // One background wait per service: a model that retries in a loop gets the same elicitation again
+    // instead of piling up waits.
+    let elicitation = {
+        let mut waiting = server.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(same) = waiting.get(service) {
+            same.clone()
+        } else {
+            let id = elicitation_id();
+            let fresh = json!({
+                "mode": "url",
+                "elicitationId": id,
+                "url": auth.url.as_str(),
+                "message": message(&auth),
+            });
+            waiting.insert(service.to_owned(), fresh.clone());
+            let (server, peer) = (server.clone(), context.peer.clone());
+            let waiting = *auth.clone();
+            tokio::spawn(async move {
+                if wait(&server, &waiting, Instant::now() + WAIT).await.is_ok() {
+                    complete(&peer, &id).await;
+                }
+                server
+                    .waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&waiting.service);
+            });
+            fresh
         }
-    });
+    };
     Err(ErrorData::new(
         URL_ELICITATION_REQUIRED,
         format!("{service} must be authorized by the user first"),
-        Some(json!({"elicitations": [{
-            "mode": "url",
-            "elicitationId": id,
-            "url": auth.url.as_str(),
-            "message": message(&auth),
-        }]})),
+        Some(json!({"elicitations": [elicitation]})),
     ))
 }
 

@@ -35,6 +35,9 @@ pub(crate) struct Server {
     services: Arc<Vec<String>>,
     identifier: Option<String>,
     allow_token: bool,
+    /// The elicitation a background wait (after a -32042) runs for, per service: at most one each, handed
+    /// out again to a retry meanwhile.
+    waiting: Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
 }
 
 pub(crate) async fn run(global: &Global, args: &McpArgs) -> u8 {
@@ -78,6 +81,7 @@ pub(crate) async fn run(global: &Global, args: &McpArgs) -> u8 {
         services: Arc::new(services),
         identifier: args.who.identifier.clone(),
         allow_token: args.allow_token,
+        waiting: Arc::default(),
     };
     let transport =
         AsyncRwTransport::<RoleServer, _, _>::new(tokio::io::stdin(), tokio::io::stdout())
