@@ -237,40 +237,52 @@ async fn http_errors_map_to_typed_errors() {
     assert!(err.to_string().contains("500"), "{err}");
 }
 
-/// A connection name the environment does not have is said as such (exit 4 in get-token), whichever call
-/// finds out: the create (the emulator's answer) or the magic link (Scalekit's documented 400).
+/// A connection name the environment does not have is said as such (exit 4 in get-token), told by the error
+/// code Scalekit documents (magic link: 404 `RESOURCE_NOT_FOUND`, connected_accounts PY 2.21.0) and by the
+/// environment's list, never by a message's wording (wire audit 2, C1).
 #[tokio::test]
 async fn an_unknown_connection_name_is_said_as_such() {
     let emu = emulator().start().await.unwrap();
     let broker = uncached(&emu);
     let err = broker.get_token("ghost").await.unwrap_err();
     assert!(
-        matches!(&err, Error::UnknownConnection { connection_name, answer: Some(api), .. }
-            if connection_name == "no_such_connection" && api.status == 400),
+        matches!(&err, Error::UnknownConnection { connection_name, known: Some(known), .. }
+            if connection_name == "no_such_connection" && known.contains(&"gmail_u3134a".to_owned())),
         "{err:?}"
     );
     assert_eq!(err.kind(), ErrorKind::UnknownConnection);
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(err.hint().contains("connection_name"), "{}", err.hint());
 
-    // The environment lists gmail's connection: a refusal is about something else.
-    let invalid_connector =
-        r#"{"code":3,"message":"missing required parameters or invalid connector"}"#;
-    emu.inject(Fault::body(Route::MagicLink, 400, invalid_connector));
+    // The environment lists gmail's connection: a refusal is about something else, whatever it says.
+    let not_found = r#"{"code":5,"message":"connector not found","details":[{"error_code":"RESOURCE_NOT_FOUND"}]}"#;
+    emu.inject(Fault::body(Route::MagicLink, 404, not_found));
     let err = broker.get_token("gmail").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");
-    // Without the list, Scalekit's words decide.
+    let wording = r#"{"code":3,"message":"missing required parameters or invalid connector"}"#;
+    emu.inject(Fault::body(Route::MagicLink, 400, wording));
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");
+
+    // Without the list, the code decides: 404 RESOURCE_NOT_FOUND (or NOT_FOUND) is an unknown connection...
     let emu = emulator().start().await.unwrap();
     emu.inject(Fault::status(Route::AppConnections, 404));
     let broker = uncached(&emu);
-    emu.inject(Fault::body(Route::MagicLink, 400, invalid_connector));
+    emu.inject(Fault::body(Route::MagicLink, 404, not_found));
     let err = broker.get_token("gmail").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::UnknownConnection, "{err:?}");
-    // Any other refusal stays what it was.
+    assert!(
+        matches!(&err, Error::UnknownConnection { known: None, answer: Some(api), .. } if api.status == 404),
+        "{err:?}"
+    );
+    // ...and a 400 that speaks of the connector is not: the words are not evidence.
+    emu.inject(Fault::body(Route::MagicLink, 400, wording));
+    let err = broker.get_token("gmail").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");
+    // A 404 with another code stays what it was.
     emu.inject(Fault::body(
         Route::MagicLink,
-        400,
-        r#"{"code":3,"message":"identifier too long"}"#,
+        404,
+        r#"{"code":12,"message":"gone","details":[{"error_code":"UNIMPLEMENTED"}]}"#,
     ));
     let err = broker.get_token("gmail").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ScalekitRefused, "{err:?}");

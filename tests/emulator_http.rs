@@ -71,7 +71,7 @@ async fn any_connection_mode_accepts_any_valid_name_only() {
         .start()
         .await
         .unwrap();
-    assert_eq!(create(&strict, "notion_q1").await, StatusCode::BAD_REQUEST);
+    assert_eq!(create(&strict, "notion_q1").await, StatusCode::NOT_FOUND);
     let any = Emulator::builder()
         .accept_any_connection(true)
         .start()

@@ -84,31 +84,89 @@ async fn other_4xx_are_never_retried() {
     }
 }
 
+/// 429 is never retried, as Scalekit's SDKs never retry it (Python 2.21.0 `core.py:499-501`, Node
+/// `core.ts:187-190`): one request, then `RateLimited` with the wait Scalekit asked for, if it said one.
 #[tokio::test]
-async fn a_429_honours_retry_after() {
+async fn a_429_is_reported_as_rate_limited_never_retried() {
+    for (route, retry_after) in [
+        (Route::Auth, Some(7)),
+        (Route::MagicLink, None),
+        (Route::Token, Some(2)),
+    ] {
+        let emu = ready().await;
+        let broker = uncached(&emu);
+        emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
+        emu.inject(Fault::rate_limited(route, retry_after));
+        let started = Instant::now();
+        let err = broker.get_token("gmail").await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "not waited for"
+        );
+        assert_eq!(emu.requests(route), 1, "{route:?}: not retried");
+        assert_eq!(err.kind(), ErrorKind::RateLimited, "{route:?}: {err:?}");
+        assert_eq!(err.kind().code(), "rate_limited");
+        let Error::RateLimited {
+            retry_after: asked, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*asked, retry_after.map(Duration::from_secs), "{route:?}");
+        match retry_after {
+            Some(s) => assert!(err.hint().contains(&format!("wait {s}s")), "{}", err.hint()),
+            None => assert!(err.hint().contains("wait"), "{}", err.hint()),
+        }
+    }
+}
+
+/// What is retried depends on whether the request's effect is unknown and repeating it is harmless: 503
+/// everywhere; 502 and 504 on reads, the token, create and magic link, but not on delete or user/verify.
+#[tokio::test]
+async fn gateway_errors_are_retried_only_where_repeating_is_harmless() {
+    for status in [502, 504] {
+        let emu = ready().await;
+        let broker = uncached(&emu);
+        emu.set_status(GMAIL, IDENTIFIER, "PENDING_AUTH");
+        emu.inject(Fault::status(Route::MagicLink, status));
+        assert_eq!(
+            broker.get_token("gmail").await.unwrap_err().kind(),
+            ErrorKind::AuthorizationRequired
+        );
+        assert_eq!(
+            emu.requests(Route::MagicLink),
+            2,
+            "{status}: a magic link is repeated"
+        );
+
+        emu.inject(Fault::status(Route::Delete, status));
+        let err = broker.disconnect("gmail", None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{status}: {err:?}");
+        assert_eq!(
+            emu.requests(Route::Delete),
+            1,
+            "{status}: a delete is not repeated"
+        );
+        assert!(
+            emu.status(GMAIL, IDENTIFIER).is_some(),
+            "the fault answered, nothing was deleted"
+        );
+    }
     let emu = ready().await;
     let broker = uncached(&emu);
-    emu.inject(Fault::status(Route::Auth, 429).header("Retry-After", "1"));
-    let started = Instant::now();
-    broker.get_token("gmail").await.unwrap();
+    emu.inject(Fault::status(Route::Delete, 503));
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "waited as asked"
+        broker.disconnect("gmail", None).await.unwrap(),
+        "503 says nothing was done: retried"
     );
-    assert_eq!(emu.requests(Route::Auth), 2);
-
-    // Without Retry-After: the usual backoff.
-    emu.reset_counts();
-    emu.inject(Fault::status(Route::Auth, 429));
-    broker.get_token("gmail").await.unwrap();
-    assert_eq!(emu.requests(Route::Auth), 2);
+    assert_eq!(emu.requests(Route::Delete), 2);
 }
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_cap_or_deadline_is_not_waited_for() {
     let emu = ready().await;
     let broker = uncached(&emu);
-    emu.inject(Fault::status(Route::Auth, 429).header("Retry-After", "3600"));
+    emu.inject(Fault::status(Route::Auth, 503).header("Retry-After", "3600"));
     let started = Instant::now();
     let err = broker.get_token("gmail").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);

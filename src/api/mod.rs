@@ -61,7 +61,12 @@ impl Broker {
     /// Like [`Broker::send`], but through Scalekit's proxy: the request's method, headers, body, path and
     /// query go to `{environment}/proxy{path}`, and Scalekit calls the provider with the token, which never
     /// leaves Scalekit. The URL's host is not contacted (a full URL is still checked to be one of the
-    /// service's). [`Error::ProxyNotEnabled`] when Scalekit has not turned the proxy on for the provider;
+    /// service's). The path goes as Scalekit's SDKs send theirs, relative to the connector's `proxy_url`: a
+    /// full URL's whole path is right for connectors whose `proxy_url` is a bare origin (Gmail, Slack,
+    /// GitHub, ...); for one whose `proxy_url` has a base path (such as `https://app.asana.com/api`), build the
+    /// request on `https://path.invalid` ([`PATH_ONLY_HOST`]) with the path relative to it
+    /// (`/1.0/users/me`), since no Scalekit answer tells the client a connector's `proxy_url`.
+    /// [`Error::ProxyNotEnabled`] when Scalekit has not turned the proxy on for the provider;
     /// a 401 after the API token was refetched is [`Error::TokenRejected`].
     pub async fn send_via_scalekit(
         &self,
@@ -70,6 +75,8 @@ impl Broker {
         request: Request,
     ) -> Result<Response, Error> {
         let target = self.resolve(service, identifier)?;
+        // A streamed body would go out empty: refused, as `send` refuses it (wire audit 2, C10).
+        copy(&request)?;
         if request.url().host_str() != Some(PATH_ONLY_HOST) {
             self.connections()
                 .check_url_for(request.url().as_str(), service)?;

@@ -265,8 +265,14 @@ fn verify_url_from(sources: &Sources) -> Result<Option<url::Url>, Error> {
 /// name: Scalekit sends the user's browser there.
 pub(crate) fn check_verify_url(value: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(value).map_err(|e| format!("it is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || value.len() > 2048 {
-        return Err("give an http or https URL of at most 2048 characters".into());
+    // Counted on the URL as it is sent (normalised, percent-encoded), in characters as buf.validate counts:
+    // `user_verify_url` is `max_len: 2048` (connected_accounts PY 2.21.0, GetMagicLinkForConnectedAccountRequest).
+    if !matches!(url.scheme(), "http" | "https") || url.as_str().chars().count() > 2048 {
+        return Err(
+            "give an http or https URL of at most 2048 characters once percent-encoded (Scalekit's \
+             user_verify_url rule)"
+                .into(),
+        );
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("it must not contain a user name or password".into());

@@ -11,8 +11,11 @@ use crate::error::Error;
 pub struct EnvironmentConnection {
     /// The connection name: what an entry's `connection_name` in connections.json must be.
     pub name: String,
-    /// The provider, such as `GMAIL` or `SLACK`.
+    /// The provider, such as `gmail` or `slack` (Scalekit's `provider_key`).
     pub provider: Option<String>,
+    /// How credentials are held: `USER` (each user authorizes their own) or `ORG_WIDE` (one administrator's
+    /// credential shared by all; tokenbroker does not hand it out).
+    pub auth_mode: Option<String>,
     /// Its kind: `OAUTH`, `API_KEY`, `BEARER`, `BASIC`, `GOOGLE_DWD`, ...
     pub kind: Option<String>,
     /// Its set-up status, such as `COMPLETED`.
@@ -48,7 +51,8 @@ impl Broker {
                             .filter_map(|c| {
                                 Some(EnvironmentConnection {
                                     name: c.key_id.filter(|n| !n.is_empty())?,
-                                    provider: c.provider,
+                                    provider: c.provider_key.filter(|p| !p.is_empty()),
+                                    auth_mode: c.auth_mode.filter(|m| !m.is_empty()),
                                     kind: c.kind,
                                     status: c.status,
                                     enabled: c.enabled,

@@ -9,7 +9,6 @@ use crate::cache::Cached;
 use crate::error::{AuthorizationRequired, Error, PendingVerification};
 use crate::scalekit::Endpoint;
 use crate::scalekit::model::ConnectedAccount;
-use crate::timefmt::parse_rfc3339;
 use crate::token::AccessToken;
 
 impl Broker {
@@ -49,7 +48,7 @@ impl Broker {
                 // Decision (wire audit, row 16): each call on an account that is not active makes one new link
                 // (concurrent callers share it through the flight); waiting never makes one while it waits.
                 _ => {
-                    let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
+                    let updated_at = account.updated_at;
                     return Err(Error::AuthorizationRequired(Box::new(
                         self.link_for(target, status, updated_at).await?,
                     )));
@@ -69,7 +68,17 @@ impl Broker {
                     });
                 }
                 Some(token) => return Ok(token),
-                // Active but holding no token: only a new authorization can fix that.
+                // Active but holding no token: on an ORG_WIDE connection that is a consent-only record (the
+                // shared credential is an administrator's, provisioned in the dashboard: connected_accounts
+                // PY 2.21.0, `is_org_wide_credential`), which no link can change, so asking for one would loop.
+                None if self.is_org_wide(target).await => {
+                    return Err(Error::UnsupportedCredential {
+                        service: target.service.clone(),
+                        connection_name: target.connection_name.clone(),
+                        kind: ORG_WIDE_KIND.into(),
+                    });
+                }
+                // Otherwise only a new authorization can fix that.
                 None => {
                     return Err(Error::AuthorizationRequired(Box::new(
                         self.link_for(target, AccountStatus::Active, None).await?,
@@ -159,25 +168,42 @@ impl Broker {
     }
 }
 
+/// The credential kind named for an ORG_WIDE connection's per-user record.
+pub(crate) const ORG_WIDE_KIND: &str = "shared ORG_WIDE";
+
 impl Broker {
-    /// A refusal to create an account or a link, said as a wrong connection name when that is what it is:
-    /// the environment's list of connections tells when Scalekit offers it; otherwise a 400 (or 404) that
-    /// speaks of the connector does, since the names were checked before sending. (Scalekit's magic link
-    /// answers an unknown connector with 400 "missing required parameters or invalid connector", wire audit
-    /// E4.)
+    /// Whether the environment lists the target's connection as ORG_WIDE.
+    async fn is_org_wide(&self, target: &Target) -> bool {
+        matches!(self.environment_connections().await, Ok(Some(list)) if list.iter().any(|c| {
+            c.name == target.connection_name && c.auth_mode.as_deref() == Some("ORG_WIDE")
+        }))
+    }
+
+    /// A refusal to create an account or a link, said as a wrong connection name when that is what it is. The
+    /// evidence is the error code and the environment's list of connections, never a message's wording:
+    /// - a 404 `RESOURCE_NOT_FOUND` (or `NOT_FOUND`, gRPC code 5) is the magic-link RPC's documented answer
+    ///   for "the connector names no connection in this environment" (connected_accounts PY 2.21.0,
+    ///   `GetMagicLinkForConnectedAccount`, response 404); the list, when offered, confirms it;
+    /// - a 400 is about the connection only when the list is offered and does not name it (what create
+    ///   answers for an unknown connector is not documented).
     async fn unknown_connection(&self, target: &Target, error: Error) -> Error {
         let Error::Api(answer) = &error else {
             return error;
         };
-        let message = answer.message.to_ascii_lowercase();
-        let about_connector = matches!(answer.status, 400 | 404)
-            && (message.contains("connector") || message.contains("connection"));
-        if !about_connector {
-            return error;
-        }
-        match self.unknown(target, Some(answer)).await {
+        let not_found = answer.status == 404
+            && (matches!(
+                answer.error_code.as_deref(),
+                Some("RESOURCE_NOT_FOUND" | "NOT_FOUND")
+            ) || answer.code == Some(5));
+        let evidence = match answer.status {
+            404 if not_found => Some(answer),
+            400 => None,
+            _ => return error,
+        };
+        match self.unknown(target, evidence).await {
             Ok(Some(unknown)) => unknown,
-            // Listed (so the refusal is about something else), or the list failed: the refusal as it was.
+            // Listed (so the refusal is about something else), no evidence, or the list failed: the refusal
+            // as it was.
             Ok(None) | Err(_) => error,
         }
     }
@@ -208,12 +234,9 @@ fn active_token(target: &Target, account: ConnectedAccount) -> Result<Option<Acc
                     .into(),
             });
         }
-        let expires_at = account
-            .token_expires_at
-            .or(oauth.token_expires_at)
-            .as_deref()
-            .and_then(parse_rfc3339)
-            .filter(|t| *t > crate::timefmt::not_before());
+        // Zero timestamps were read as unset, so a domain-wide-delegation token's own expiry is not hidden by
+        // an account-level zero one (wire audit 2, C5).
+        let expires_at = account.token_expires_at.or(oauth.token_expires_at);
         return Ok(Some(AccessToken {
             secret,
             expires_at,

@@ -7,6 +7,7 @@ mod wait;
 
 pub use builder::Builder;
 pub use environment::EnvironmentConnection;
+pub(crate) use fetch::ORG_WIDE_KIND;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,6 @@ use crate::error::{AuthorizationRequired, Error};
 use crate::flight::Flight;
 use crate::scalekit::model::ConnectedAccount;
 use crate::scalekit::{Client, Endpoint};
-use crate::timefmt::parse_rfc3339;
 use crate::token::AccessToken;
 use crate::verification::state::StateKey;
 
@@ -186,7 +186,7 @@ impl Broker {
     ) -> Result<AuthorizationRequired, Error> {
         let target = self.resolve(service, identifier)?;
         let account = self.get_or_create(&target).await?;
-        let updated_at = account.updated_at.as_deref().and_then(parse_rfc3339);
+        let updated_at = account.updated_at;
         self.link_for(
             &target,
             AccountStatus::from_wire(account.status.as_deref()),
@@ -273,15 +273,14 @@ impl Broker {
 }
 
 fn info(a: ConnectedAccount) -> AccountInfo {
-    let time = |t: Option<String>| t.as_deref().and_then(parse_rfc3339);
     AccountInfo {
         status: AccountStatus::from_wire(a.status.as_deref()),
         id: a.id,
         provider: a.provider,
         authorization_type: a.authorization_type,
-        token_expires_at: time(a.token_expires_at),
-        updated_at: time(a.updated_at),
-        last_used_at: time(a.last_used_at),
+        token_expires_at: a.token_expires_at,
+        updated_at: a.updated_at,
+        last_used_at: a.last_used_at,
         scopes: a
             .authorization_details
             .and_then(|d| d.oauth_token)

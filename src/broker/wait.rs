@@ -9,7 +9,7 @@ use crate::account::AccountStatus;
 use crate::error::{AuthorizationRequired, Error, PendingVerification};
 use crate::scalekit::Endpoint;
 use crate::scalekit::model::ConnectedAccount;
-use crate::timefmt::{parse_rfc3339, saturating_after};
+use crate::timefmt::saturating_after;
 use crate::token::AccessToken;
 use crate::wait::WaitOptions;
 
@@ -133,8 +133,7 @@ impl Broker {
         // (wire audit, row 15): Scalekit also changes it when it refreshes the token, which can end such a
         // wait early; the token handed out is good either way, so this is accepted.
         let reauthorized = |a: &ConnectedAccount| {
-            !auth.status.is_active()
-                || a.updated_at.as_deref().and_then(parse_rfc3339) != auth.account_updated_at
+            !auth.status.is_active() || a.updated_at != auth.account_updated_at
         };
         match self
             .poll(

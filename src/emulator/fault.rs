@@ -45,6 +45,17 @@ impl Fault {
         }
     }
 
+    /// Answer 429 `RESOURCE_EXHAUSTED`, as Scalekit rate-limits, with `Retry-After` when `retry_after` is
+    /// given (whether Scalekit sends one is UNCONFIRMED).
+    pub fn rate_limited(route: Route, retry_after: Option<u64>) -> Self {
+        let body = r#"{"code":8,"message":"rate limit exceeded","details":[{"@type":"type.googleapis.com/scalekit.v1.errdetails.ErrorInfo","error_code":"RESOURCE_EXHAUSTED"}]}"#;
+        let fault = Self::body(route, 429, body);
+        match retry_after {
+            Some(secs) => fault.header("Retry-After", &secs.to_string()),
+            None => fault,
+        }
+    }
+
     /// Wait `delay` before handling the request normally.
     pub fn delay(route: Route, delay: Duration) -> Self {
         Self {

@@ -33,8 +33,11 @@ mod fault;
 mod flow;
 mod page;
 mod proxy;
+mod render;
+pub mod rules;
 mod server;
 mod state;
+mod validate;
 
 pub use fault::Fault;
 pub use flow::{Approval, UserVerification};
@@ -101,13 +104,41 @@ impl EmulatorBuilder {
     /// Know an OAuth connection of this name. Requests for connections it does not know are refused, as
     /// Scalekit refuses a connection name that does not exist.
     pub fn connection(mut self, name: &str) -> Self {
-        self.state.connections.insert(name.into(), Kind::OAuth);
+        self.state.add_connection(name, Kind::OAuth);
         self
     }
 
     /// Know a connection whose credential is an API key, not an OAuth token.
     pub fn api_key_connection(mut self, name: &str) -> Self {
-        self.state.connections.insert(name.into(), Kind::ApiKey);
+        self.state.add_connection(name, Kind::ApiKey);
+        self
+    }
+
+    /// Know a Google domain-wide-delegation connection: its accounts hold the token in
+    /// `authorization_details.google_dwd` with the expiry there, the account's own `token_expires_at` unset.
+    pub fn dwd_connection(mut self, name: &str) -> Self {
+        self.state.add_connection(name, Kind::GoogleDwd);
+        self
+    }
+
+    /// Know an ORG_WIDE connection (`auth_mode` ORG_WIDE in the list): a user's approval records consent,
+    /// and the account becomes `ACTIVE` holding no token (the shared credential is an administrator's).
+    pub fn org_wide_connection(mut self, name: &str) -> Self {
+        self.state.add_connection(name, Kind::OrgWide);
+        self
+    }
+
+    /// Render unset timestamps as `0001-01-01T00:00:00Z`, as a Go server does for a zero `time.Time`, instead
+    /// of `null` (default `false`; which one Scalekit sends for connected accounts is UNCONFIRMED).
+    pub fn zero_timestamps(mut self, yes: bool) -> Self {
+        self.state.zero_timestamps = yes;
+        self
+    }
+
+    /// Hand out magic links on another origin, such as `https://auth.scalekit.cloud` (links are
+    /// `{origin}/magic/{code}`; [`Emulator::approve_link`] still takes them).
+    pub fn link_origin(mut self, origin: &str) -> Self {
+        self.state.link_base = Some(origin.into());
         self
     }
 

@@ -9,38 +9,41 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::server::{Reply, Shared, json_reply, lock};
-use super::state::{Kind, State, error_body};
+use super::state::{State, error_body};
+use super::validate::Args;
 
-/// The configured connections, as Scalekit lists an environment's connections. Only the fields tokenbroker
-/// could use are filled; every page holds all of them.
-pub(super) fn app_connections(s: &State) -> Reply {
-    let connections: Vec<Value> = s
+/// The environment's connections as `ListAppConnections` gives them, page by page: `page_size` is at
+/// most 30 (checked before this), 0 meaning 30; `page_token` is the offset the previous page handed out.
+pub(super) fn app_connections(s: &State, args: &Args) -> Reply {
+    let size: usize = args
+        .get("page_size")
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or(30);
+    let start: usize = args.get("page_token").parse().unwrap_or(0);
+    let names: Vec<&String> = s
         .connections
-        .iter()
-        .map(|(name, kind)| {
-            json!({
-                "id": format!("conn_{name}"),
-                "provider": provider(name),
-                "type": if *kind == Kind::OAuth { "OAUTH" } else { "API_KEY" },
-                "status": "COMPLETED",
-                "enabled": true,
-                "key_id": name,
-            })
-        })
+        .keys()
+        .filter(|n| args.get("provider").is_empty() || s.provider(n) == args.get("provider"))
+        .filter(|n| args.get("query").is_empty() || n.contains(args.get("query")))
         .collect();
+    let page: Vec<Value> = names
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|n| s.render_connection(n))
+        .collect();
+    let next = if start + size < names.len() {
+        (start + size).to_string()
+    } else {
+        String::new()
+    };
     json_reply(
         StatusCode::OK,
-        &json!({"connections": connections, "next_page_token": "", "prev_page_token": "",
-                "total_size": s.connections.len()}),
+        &json!({"connections": page, "next_page_token": next, "prev_page_token": "",
+                "total_size": names.len()}),
     )
-}
-
-/// The provider the emulator makes up from a connection name: `gmail_u3134a` → `GMAIL`.
-fn provider(name: &str) -> String {
-    name.split(['_', '-'])
-        .next()
-        .unwrap_or_default()
-        .to_uppercase()
 }
 
 /// Headers that describe one hop, or that the proxy replaces: never passed on.

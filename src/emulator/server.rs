@@ -1,7 +1,6 @@
 //! The emulator's HTTP side: routing, faults, the body-size cap and API-token checks; the endpoints
 //! themselves are in `accounts`, `proxy` and `page`.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -10,8 +9,8 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 
-use super::state::{State, error_body};
-use super::{Fault, Route, accounts, page, proxy};
+use super::state::{State, error_body, violation_body};
+use super::{Fault, Route, accounts, page, proxy, rules, validate};
 
 /// The largest request body the emulator reads; Scalekit's requests are a few hundred bytes.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -160,16 +159,15 @@ async fn handle(req: Request<Incoming>, state: &Shared) -> Reply {
     if route == Route::Proxy {
         return proxy::forward(parts, body, state).await;
     }
-    let args: HashMap<String, String> = if parts.method == Method::POST {
+    let Some(message) = message_of(route) else {
+        return json_reply(
+            StatusCode::NOT_FOUND,
+            &error_body(5, "NOT_FOUND", "no such endpoint"),
+        );
+    };
+    let decoded = if parts.method == Method::POST {
         match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(map)) => map
-                .into_iter()
-                .filter_map(|(k, v)| match v {
-                    Value::String(s) => Some((k, s)),
-                    Value::Object(_) => Some((k, "{object}".into())),
-                    _ => None,
-                })
-                .collect(),
+            Ok(Value::Object(map)) => validate::json(message, &map),
             _ => {
                 return json_reply(
                     StatusCode::BAD_REQUEST,
@@ -178,9 +176,18 @@ async fn handle(req: Request<Incoming>, state: &Shared) -> Reply {
             }
         }
     } else {
-        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect()
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        validate::query(message, &pairs)
+    };
+    let args = match decoded {
+        Ok(args) => args,
+        Err(v) => {
+            let body = violation_body(&v.field, &v.description, v.constraint);
+            return json_reply(StatusCode::BAD_REQUEST, &body);
+        }
     };
     let mut s = lock(state);
     match route {
@@ -190,9 +197,23 @@ async fn handle(req: Request<Incoming>, state: &Shared) -> Reply {
         Route::List => accounts::list(&s, &args),
         Route::Delete => accounts::delete(&mut s, &args),
         Route::UserVerify => accounts::user_verify(&mut s, &args),
-        Route::AppConnections => proxy::app_connections(&s),
+        Route::AppConnections => proxy::app_connections(&s, &args),
         Route::Token | Route::Page | Route::Proxy => unreachable!("handled above"),
     }
+}
+
+/// The request message of each JSON endpoint, whose rules ([`super::rules`]) a request must pass.
+fn message_of(route: Route) -> Option<&'static rules::Message> {
+    rules::message(match route {
+        Route::Auth | Route::Details => "GetConnectedAccountByIdentifierRequest",
+        Route::Create => "CreateConnectedAccountRequest",
+        Route::MagicLink => "GetMagicLinkForConnectedAccountRequest",
+        Route::List => "ListConnectedAccountsRequest",
+        Route::Delete => "DeleteConnectedAccountRequest",
+        Route::UserVerify => "VerifyConnectedAccountUserRequest",
+        Route::AppConnections => "ListAppConnectionsRequest",
+        Route::Token | Route::Page | Route::Proxy => return None,
+    })
 }
 
 /// The gRPC code grpc-gateway maps onto an HTTP status.

@@ -13,6 +13,20 @@ use super::{Fault, Route, UserVerification};
 pub(crate) enum Kind {
     OAuth,
     ApiKey,
+    /// Google domain-wide delegation: the token is in `authorization_details.google_dwd`, with its own
+    /// expiry, and the account's own `token_expires_at` is unset.
+    GoogleDwd,
+    /// An ORG_WIDE connection (connections PY 2.21.0, `ConnectionAuthMode`): each user's account records
+    /// consent only and holds no credential (connected_accounts PY 2.21.0, `is_org_wide_credential`).
+    OrgWide,
+}
+
+/// A connection of the environment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Connection {
+    pub(crate) kind: Kind,
+    /// Makes its `conn_…` id: 22 characters, within `connection_id`'s `max_len: 32`.
+    pub(crate) number: u64,
 }
 
 pub(crate) struct Account {
@@ -52,7 +66,7 @@ pub(crate) struct State {
     pub(crate) api_token_ttl: Duration,
     pub(crate) link_ttl: Duration,
     pub(crate) token_ttl: Duration,
-    pub(crate) connections: BTreeMap<String, Kind>,
+    pub(crate) connections: BTreeMap<String, Connection>,
     pub(crate) api_tokens: HashMap<String, SystemTime>,
     pub(crate) accounts: BTreeMap<(String, String), Account>,
     pub(crate) links: HashMap<String, Link>,
@@ -71,6 +85,10 @@ pub(crate) struct State {
     pub(crate) sessions: HashSet<String>,
     /// The emulator's own base URL, known once it listens.
     pub(crate) base: String,
+    /// Where magic links point, when not at the emulator itself (a test of links on another host).
+    pub(crate) link_base: Option<String>,
+    /// Render unset timestamps as `0001-01-01T00:00:00Z` rather than `null`.
+    pub(crate) zero_timestamps: bool,
     random: RandomState,
     counter: u64,
 }
@@ -99,6 +117,8 @@ impl State {
             auth_requests: HashMap::new(),
             sessions: HashSet::new(),
             base: String::new(),
+            link_base: None,
+            zero_timestamps: false,
             random: RandomState::new(),
             counter: 0,
         }
@@ -143,6 +163,7 @@ impl State {
     pub(crate) fn approve(&mut self, connector: &str, identifier: &str) -> bool {
         let token = self.random("emu_at_");
         let ttl = self.token_ttl;
+        let org_wide = self.kind(connector) == Kind::OrgWide;
         let Some(account) = self
             .accounts
             .get_mut(&(connector.to_owned(), identifier.to_owned()))
@@ -150,7 +171,7 @@ impl State {
             return false;
         };
         account.status = "ACTIVE".into();
-        account.access_token = Some(token);
+        account.access_token = (!org_wide).then_some(token);
         account.scopes = scopes(connector);
         account.token_expires_at = Some(SystemTime::now() + ttl);
         account.updated_at = SystemTime::now();
@@ -178,7 +199,11 @@ impl State {
                 used: false,
             },
         );
-        (format!("{}/magic/{code}", self.base), expires_at)
+        let base = self.link_base.as_deref().unwrap_or(&self.base);
+        (
+            format!("{}/magic/{code}", base.trim_end_matches('/')),
+            expires_at,
+        )
     }
 
     /// Whether a create or magic-link call may name this connection: a configured one, or with
@@ -197,54 +222,20 @@ impl State {
     /// that the list (`connections/app`) and the accounts agree, as they do at Scalekit.
     pub(crate) fn adopt(&mut self, connector: &str) {
         if !self.connections.contains_key(connector) && self.knows(connector) {
-            self.connections.insert(connector.to_owned(), Kind::OAuth);
+            self.add_connection(connector, Kind::OAuth);
         }
+    }
+
+    pub(crate) fn add_connection(&mut self, name: &str, kind: Kind) {
+        let number = self.connections.len() as u64 + 1;
+        self.connections
+            .insert(name.to_owned(), Connection { kind, number });
     }
 
     pub(crate) fn kind(&self, connector: &str) -> Kind {
         self.connections
             .get(connector)
-            .copied()
-            .unwrap_or(Kind::OAuth)
-    }
-
-    /// The account as Scalekit's REST gateway renders it; `with_credentials` for `/auth`, not `/details`.
-    pub(crate) fn render(&self, key: &(String, String), with_credentials: bool) -> Value {
-        let account = &self.accounts[key];
-        let kind = self.kind(&key.0);
-        // Full precision, as protobuf timestamps are rendered: waiting tells a re-authorization by a changed
-        // `updated_at`, which must not round to the second the link was made in.
-        let time = |t: Option<SystemTime>| {
-            t.and_then(|t| {
-                time::OffsetDateTime::from(t)
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .map_or(Value::Null, Value::String)
-        };
-        let mut v = json!({
-            "id": account.id,
-            "identifier": key.1,
-            "provider": key.0.split(['_', '-']).next().unwrap_or_default(),
-            "connector": key.0,
-            "connection_id": format!("conn_{}", key.0),
-            "status": account.status,
-            "authorization_type": if kind == Kind::OAuth { "OAUTH" } else { "API_KEY" },
-            "token_expires_at": time(account.token_expires_at),
-            "updated_at": time(Some(account.updated_at)),
-            "last_used_at": time(account.last_used_at),
-            "api_config": {},
-        });
-        let token = account.access_token.clone().unwrap_or_default();
-        // /details leaves the credentials out but (UNCONFIRMED) keeps the scopes.
-        v["authorization_details"] = match (kind, with_credentials) {
-            (Kind::OAuth, true) => json!({"oauth_token": {
-                "access_token": token, "refresh_token": "", "scopes": account.scopes, "domain": ""}}),
-            (Kind::OAuth, false) => json!({"oauth_token": {"scopes": account.scopes}}),
-            (Kind::ApiKey, true) => json!({"static_auth": {"details": {"api_key": token}}}),
-            (Kind::ApiKey, false) => json!({"static_auth": {}}),
-        };
-        v
+            .map_or(Kind::OAuth, |c| c.kind)
     }
 }
 
@@ -266,7 +257,13 @@ pub(crate) fn error_body(grpc_code: i64, error_code: &str, message: &str) -> Val
 /// A 400 `INVALID_ARGUMENT` body naming the field that failed validation, as buf.validate reports it
 /// through `validation_error_info`.
 pub(crate) fn violation_body(field: &str, description: &str, constraint: &str) -> Value {
-    let mut body = error_body(3, "INVALID_ARGUMENT", &format!("{field}: {description}"));
+    // A message-level (CEL) rule names no field.
+    let message = if field.is_empty() {
+        description.to_owned()
+    } else {
+        format!("{field}: {description}")
+    };
+    let mut body = error_body(3, "INVALID_ARGUMENT", &message);
     body["details"][0]["validation_error_info"] = json!({"field_violations": [
         {"field": field, "description": description, "constraint": constraint}]});
     body

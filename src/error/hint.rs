@@ -107,10 +107,20 @@ impl Error {
                 format!("copy the client ID and secret again from {CREDENTIALS_PAGE}")
             }
             Self::Api(_) => "check the request against the message; if it persists, see TROUBLESHOOTING.md".into(),
+            Self::UnsupportedCredential { kind, .. } if kind == crate::broker::ORG_WIDE_KIND => {
+                "this connection shares one administrator's credential (auth mode ORG_WIDE), which \
+                 tokenbroker does not hand out; use a connection whose auth mode is USER"
+                    .into()
+            }
             Self::UnsupportedCredential { .. } => {
                 "use a connection whose authentication type is OAuth".into()
             }
             Self::Unavailable { .. } => crate::net::hint(self),
+            Self::RateLimited { retry_after, .. } => match retry_after {
+                Some(wait) => format!("wait {}s, then try again", wait.as_secs().max(1)),
+                None => "wait a minute, then try again; make fewer requests (a long-lived Broker caches                          tokens)"
+                    .into(),
+            },
             Self::UntrustedLink { .. } => {
                 "do not open any link from this answer; check that SCALEKIT_ENV_URL is your own Scalekit \
                  environment (see TROUBLESHOOTING.md, \"refused the authorization link\")"

@@ -192,6 +192,21 @@ pub enum Error {
         source: Option<Arc<reqwest::Error>>,
     },
 
+    /// Scalekit is limiting this client's rate (HTTP 429, `RESOURCE_EXHAUSTED`). Not retried: asking again at
+    /// once only adds to the load, so Scalekit's own SDKs never retry it (Python SDK 2.21.0 `core.py:499`).
+    #[error(
+        "Scalekit is limiting the rate of requests at {url}: {detail}{}",
+        retry_after.map(|d| format!("; it asks to wait {}s before the next one", d.as_secs())).unwrap_or_default()
+    )]
+    RateLimited {
+        /// The URL that was called.
+        url: String,
+        /// How long Scalekit asked to wait (`Retry-After`), when it said.
+        retry_after: Option<Duration>,
+        /// What Scalekit said.
+        detail: String,
+    },
+
     /// Scalekit answered with something that could not be understood.
     #[error("Scalekit sent a response to {endpoint} that tokenbroker could not read: {detail}")]
     Protocol {
@@ -245,6 +260,8 @@ pub enum ErrorKind {
     UnsupportedCredential,
     /// Network trouble or Scalekit unavailable (exit 7).
     Unavailable,
+    /// Scalekit is limiting the rate of requests: wait, then try again (exit 7).
+    RateLimited,
     /// An authorization link that is not safe to relay was refused (exit 1).
     UntrustedLink,
     /// Anything else (exit 1).
@@ -269,6 +286,7 @@ impl ErrorKind {
             Self::ScalekitRefused => "scalekit_refused",
             Self::UnsupportedCredential => "unsupported_credential",
             Self::Unavailable => "unavailable",
+            Self::RateLimited => "rate_limited",
             Self::UntrustedLink => "untrusted_link",
             Self::Unexpected => "unexpected",
         }
@@ -301,6 +319,7 @@ impl Error {
             Self::Api(_) => ErrorKind::ScalekitRefused,
             Self::UnsupportedCredential { .. } => ErrorKind::UnsupportedCredential,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::Protocol { .. } => ErrorKind::Unexpected,
             Self::UntrustedLink { .. } => ErrorKind::UntrustedLink,
         }

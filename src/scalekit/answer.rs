@@ -12,7 +12,9 @@ use crate::timefmt::parse_rfc3339;
 /// The longest authorization link relayed; a real one is about a hundred characters.
 const MAX_LINK_CHARS: usize = 2048;
 /// Domains Scalekit serves its own pages from, besides the environment's host.
-const SCALEKIT_DOMAINS: &[&str] = &["scalekit.com", "scalekit.dev"];
+/// `*.scalekit.cloud` hosts environments too (the dashboard's Postman collection names one, and links of a
+/// shared host such as `auth.scalekit.dev` appear in Scalekit's cookbooks: wire audit 2, C4).
+const SCALEKIT_DOMAINS: &[&str] = &["scalekit.com", "scalekit.dev", "scalekit.cloud"];
 
 /// A magic link for the user.
 pub(crate) struct MagicLink {
@@ -20,10 +22,17 @@ pub(crate) struct MagicLink {
     pub(crate) expires_at: Option<std::time::SystemTime>,
 }
 
-/// An error answer as the right error: 429 and 5xx mean unavailable, anything else a refusal.
+/// An error answer as the right error: 429 is a rate limit, 5xx unavailable, anything else a refusal.
 pub(super) fn refusal(url: &Url, endpoint: Endpoint, answer: &Answer) -> Error {
     let api = api_error(endpoint, answer);
-    if answer.status.as_u16() == 429 || answer.status.is_server_error() {
+    if answer.status.as_u16() == 429 {
+        return Error::RateLimited {
+            url: url.to_string(),
+            retry_after: answer.retry_after,
+            detail: api.to_string(),
+        };
+    }
+    if answer.status.is_server_error() {
         Error::Unavailable {
             url: url.to_string(),
             detail: api.to_string(),
@@ -184,6 +193,7 @@ mod tests {
         for (link, env) in [
             ("https://acme.scalekit.dev/magic/abc", &env),
             ("https://app.scalekit.com/magic/abc", &env),
+            ("https://auth.scalekit.cloud/connect/abc", &env),
             ("https://auth.acme.com/magic/abc", &custom),
             ("http://127.0.0.1:8787/magic/abc", &local),
         ] {
@@ -199,6 +209,12 @@ mod tests {
             ("https://ACCOUNTS.GOOGLE.COM.evil.test/", &env, "neither"),
             ("https://scalekit.dev.evil.test/", &env, "neither"),
             ("https://evilscalekit.dev/", &env, "neither"),
+            ("https://scalekit.cloud.evil.test/", &env, "neither"),
+            (
+                "https://notion.com/oauth/authorize?client_id=abc",
+                &env,
+                "neither",
+            ),
             ("http://acme.scalekit.dev/magic", &env, "scheme"),
             ("http://127.0.0.1:9999/magic", &local, "scheme"),
             ("https://acme.scalekit.dev\\@evil.test/", &env, "backslash"),

@@ -60,6 +60,11 @@ impl Endpoint {
         }
     }
 
+    /// Whether sending it again is harmless when the first attempt's effect is unknown (see [`retry`]).
+    fn is_repeatable(self) -> bool {
+        !matches!(self, Self::Delete | Self::UserVerify)
+    }
+
     /// `METHOD /path`, for messages.
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -154,10 +159,15 @@ impl Client {
         connector: &str,
         identifier: &str,
     ) -> Result<Option<ConnectedAccount>, Error> {
-        // Decision (wire audit, row 8): no `connected_account` at all, as Scalekit's Python SDK sends since it
-        // made `authorization_details` optional (2026-03); an empty `oauth_token` would claim an OAuth
-        // credential for connections of other kinds.
-        let body = serde_json::json!({"connector": connector, "identifier": identifier});
+        // `CreateConnectedAccountRequest.connected_account` is `required: true` (connected_accounts PY 2.21.0,
+        // field 5; the same in every dump since 2026-01), so it is always sent; empty, as Scalekit's Python SDK
+        // sends it when there are no details: no `authorization_details`, so no claim of an OAuth credential
+        // for connections of other kinds.
+        let body = serde_json::json!({
+            "connector": connector,
+            "identifier": identifier,
+            "connected_account": {},
+        });
         let answer = self.call(Endpoint::Create, &[], Some(&body)).await?;
         match answer.status {
             s if s.is_success() => self.account_from(Endpoint::Create, &answer).map(Some),

@@ -23,6 +23,16 @@ fn lines<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Erro
     }))
 }
 
+/// A timestamp of an account: `None` when absent, malformed, or the zero timestamp `0001-01-01T00:00:00Z`
+/// (anything before 2000) that a Go server writes for an unset time (wire audit 2, C5). Read this way at
+/// the one place answers are decoded, so no printer or cache sees year 1.
+fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::SystemTime>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?
+        .as_deref()
+        .and_then(crate::timefmt::parse_rfc3339)
+        .filter(|t| *t > crate::timefmt::not_before()))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct ApiTokenBody {
@@ -53,9 +63,12 @@ pub(crate) struct ConnectedAccount {
     #[serde(deserialize_with = "line")]
     pub(crate) authorization_type: Option<String>,
     pub(crate) authorization_details: Option<AuthorizationDetails>,
-    pub(crate) token_expires_at: Option<String>,
-    pub(crate) updated_at: Option<String>,
-    pub(crate) last_used_at: Option<String>,
+    #[serde(deserialize_with = "time")]
+    pub(crate) token_expires_at: Option<std::time::SystemTime>,
+    #[serde(deserialize_with = "time")]
+    pub(crate) updated_at: Option<std::time::SystemTime>,
+    #[serde(deserialize_with = "time")]
+    pub(crate) last_used_at: Option<std::time::SystemTime>,
 }
 
 #[derive(Deserialize, Default)]
@@ -89,7 +102,8 @@ pub(crate) struct OauthToken {
     #[serde(deserialize_with = "lines")]
     pub(crate) scopes: Option<Vec<String>>,
     /// Only in `google_dwd`; an `oauth_token`'s expiry is the account's `token_expires_at`.
-    pub(crate) token_expires_at: Option<String>,
+    #[serde(deserialize_with = "time")]
+    pub(crate) token_expires_at: Option<std::time::SystemTime>,
 }
 
 impl OauthToken {
@@ -145,8 +159,13 @@ pub(crate) struct AppConnectionBody {
     /// The connection name (what connections.json calls `connection_name`).
     #[serde(deserialize_with = "line")]
     pub(crate) key_id: Option<String>,
+    /// The agent provider, such as `gmail` (`ListConnection.provider_key`). Not `provider`: that is the
+    /// SSO identity-provider enum (OKTA, GOOGLE, ...; connections PY 2.21.0, `ConnectionProvider`).
     #[serde(deserialize_with = "line")]
-    pub(crate) provider: Option<String>,
+    pub(crate) provider_key: Option<String>,
+    /// USER or ORG_WIDE (`ListConnection.auth_mode`).
+    #[serde(deserialize_with = "line")]
+    pub(crate) auth_mode: Option<String>,
     #[serde(rename = "type", deserialize_with = "line")]
     pub(crate) kind: Option<String>,
     #[serde(deserialize_with = "line")]

@@ -9,8 +9,8 @@ use super::transport::{API_VERSION, bearer};
 use super::{Client, model};
 use crate::error::Error;
 
-/// Larger error answers are not read to tell a proxy refusal from the provider's own: they are passed on.
-const MAX_REFUSAL_BYTES: usize = 64 * 1024;
+/// Error answers are read up to this to tell a proxy refusal from the provider's own.
+const MAX_ERROR_BYTES: usize = 1024 * 1024;
 
 /// What came back through the proxy.
 pub(crate) enum Proxied {
@@ -75,40 +75,57 @@ impl Client {
     }
 }
 
-/// A small JSON error answer is read to see whether it is the proxy's own "not enabled" refusal (its status
-/// and body are not documented: this takes Scalekit's usual error shape with `error_code`
-/// `PROXY_NOT_ENABLED`, or a message saying "proxy not enabled"); anything else is passed on whole.
-async fn refusal_or_answer(response: reqwest::Response) -> Result<Proxied, Error> {
-    let small = response
-        .content_length()
-        .is_some_and(|n| n <= MAX_REFUSAL_BYTES as u64);
-    let json = response
+/// An error answer is read to see whether it is the proxy's own "not enabled" refusal, whatever its framing
+/// (a length or chunked) and type (JSON, text or none): its status, `error_code`, type and framing are not
+/// documented, only the text "proxy not enabled for provider" (wire audit 2, C9). It is read whole, up to
+/// [`MAX_ERROR_BYTES`], and handed on as it came when it is not that refusal; one declared larger is handed
+/// on unread, one that turns out larger is an error rather than a cut answer.
+async fn refusal_or_answer(mut response: reqwest::Response) -> Result<Proxied, Error> {
+    let textual = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if response.status().is_success() || !small || !json {
+        .is_none_or(|v| v.starts_with("application/json") || v.starts_with("text/"));
+    let declared_large = response
+        .content_length()
+        .is_some_and(|n| n > MAX_ERROR_BYTES as u64);
+    if response.status().is_success() || declared_large || !textual {
         return Ok(Proxied::Answer(response));
     }
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(|e| Error::Unavailable {
+    let failed = |e: reqwest::Error| Error::Unavailable {
         url: String::new(),
         detail: format!("reading the proxy's answer failed: {e}"),
         source: Some(std::sync::Arc::new(e)),
-    })?;
-    if let Ok(parsed) = serde_json::from_slice::<model::ErrorBody>(&body) {
-        let code = parsed
-            .details
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|d| d.error_code);
-        let message = parsed.message.unwrap_or_default();
-        if code.as_deref() == Some("PROXY_NOT_ENABLED")
-            || message.to_ascii_lowercase().contains("proxy not enabled")
-        {
-            return Ok(Proxied::NotEnabled(crate::text::tidy(&message)));
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if body.len() + chunk.len() > MAX_ERROR_BYTES {
+            return Err(Error::Request {
+                url: String::new(),
+                detail: format!(
+                    "the proxy's error answer (HTTP {status}) is larger than {MAX_ERROR_BYTES} bytes; refused"
+                ),
+            });
         }
+        body.extend_from_slice(&chunk);
+    }
+    let (code, message) = match serde_json::from_slice::<model::ErrorBody>(&body) {
+        Ok(parsed) => (
+            parsed
+                .details
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|d| d.error_code),
+            parsed.message.unwrap_or_default(),
+        ),
+        Err(_) => (None, String::from_utf8_lossy(&body).into_owned()),
+    };
+    if code.as_deref() == Some("PROXY_NOT_ENABLED")
+        || message.to_ascii_lowercase().contains("proxy not enabled")
+    {
+        return Ok(Proxied::NotEnabled(crate::text::tidy(&message)));
     }
     let mut rebuilt = http::Response::new(body);
     *rebuilt.status_mut() = status;

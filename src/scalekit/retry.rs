@@ -1,13 +1,19 @@
-//! When and how long to wait before trying a request to Scalekit again.
+//! When and how long to wait before trying a request to Scalekit again: as Scalekit's own SDKs do.
 //!
-//! Retried: connection failures (refused, reset, closed before an answer) and 502, 503, 504 and 429: the
-//! answers of a proxy or server that is restarting or shedding load. Never retried: a timeout (the deadline
-//! is spent), any other 4xx (asking again gets the same answer; the one 401 refetch of the API token is the
-//! caller's), and 500 (a bug at Scalekit, not a passing state).
-//!
-//! Every request is safe to repeat: reads are idempotent; a second `POST /oauth/token` issues another API
-//! token; a repeated create after a lost answer gets 409, which the broker answers by reading the account
-//! that exists; a repeated magic link supersedes the first; a repeated delete finds nothing and says so.
+//! - 429 is never retried (`Error::RateLimited`, with the wait Scalekit asks for): "retrying triples the
+//!   damage" (Python SDK 2.21.0 `core.py:499-501`; Node SDK `core.ts:187-190`).
+//! - 503 (`UNAVAILABLE`: the server did not act) is retried on every endpoint with jittered exponential
+//!   backoff, or after its `Retry-After` when that is short (`core.py:514`).
+//! - 502, 504 and a connection lost after the request went out leave the request's effect unknown. They are
+//!   retried only where repeating is harmless: reads, the token (another API token), create (a repeat that
+//!   finds the first one's account gets 409, and the broker reads that account) and magic link (a second
+//!   link replaces one never shown). Delete and user/verify are not repeated: a second delete would answer
+//!   404 for an account the first one deleted ("there was none"), a second verify could find the flow
+//!   used. The Python SDK never retries 504 (`DEADLINE_EXCEEDED`, `core.py:502-513`); tokenbroker does on
+//!   the harmless ones, within the call's deadline, as a gateway's 504 is most often a passing stall.
+//! - A failure to connect (nothing was sent) is retried everywhere; a timeout never (the deadline is spent);
+//!   500 and other 4xx never (asking again gets the same answer; the one 401 refetch of the API token is the
+//!   caller's).
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, SystemTime};
@@ -23,13 +29,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A `Retry-After` longer than this is not waited for: the error is returned at once instead.
 pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
-pub(super) fn is_transient(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+/// Whether an answer is worth another attempt of a request that is (`repeatable`) or is not harmless to
+/// repeat when its effect is unknown.
+pub(super) fn is_transient(status: StatusCode, repeatable: bool) -> bool {
+    match status.as_u16() {
+        503 => true,
+        502 | 504 => repeatable,
+        _ => false,
+    }
 }
 
 /// Whether a transport failure is worth another attempt.
-pub(super) fn is_transient_error(e: &reqwest::Error) -> bool {
-    !e.is_timeout() && (e.is_connect() || e.is_request() || e.is_body())
+pub(super) fn is_transient_error(e: &reqwest::Error, repeatable: bool) -> bool {
+    !e.is_timeout() && (e.is_connect() || (repeatable && (e.is_request() || e.is_body())))
 }
 
 /// Exponential backoff with jitter: between half and all of `BASE * 2^retry`, capped, so that many clients
@@ -86,12 +98,17 @@ mod tests {
     }
 
     #[test]
-    fn only_gateway_errors_and_429_are_transient() {
-        for s in [429, 502, 503, 504] {
-            assert!(is_transient(StatusCode::from_u16(s).unwrap()));
+    fn gateway_errors_are_transient_but_429_never() {
+        let status = |s| StatusCode::from_u16(s).unwrap();
+        for s in [502, 503, 504] {
+            assert!(is_transient(status(s), true), "{s}");
         }
-        for s in [200, 400, 401, 403, 404, 409, 500, 501] {
-            assert!(!is_transient(StatusCode::from_u16(s).unwrap()));
+        assert!(is_transient(status(503), false));
+        for s in [502, 504] {
+            assert!(!is_transient(status(s), false), "{s}: effect unknown");
+        }
+        for s in [200, 400, 401, 403, 404, 409, 429, 500, 501] {
+            assert!(!is_transient(status(s), true), "{s}");
         }
     }
 }

@@ -20,8 +20,9 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 const API_TOKEN_MARGIN: Duration = Duration::from_secs(60);
 /// How long to keep an API token whose answer gave no lifetime.
 const API_TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
-/// The API version tokenbroker was checked against, sent as Scalekit's SDKs send theirs (one pinned date).
-pub(super) const API_VERSION: &str = "20260716";
+/// The API version of the protos tokenbroker implements (Scalekit's Python SDK 2.21.0 sends this date,
+/// `core.py:190`), sent on every call as Scalekit's SDKs send it, the token call included.
+pub(super) const API_VERSION: &str = "20261012";
 
 impl Client {
     /// Sends one `/api/v1/*` call with the API token; on 401, refetches the token once and retries once.
@@ -113,6 +114,7 @@ impl Client {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
+            .header("x-api-version", API_VERSION)
             .body(form.as_bytes().to_vec());
         // The API token is in this answer on purpose: only the secret is scrubbed from it.
         let mut answer = self.send(endpoint, request).await?;
@@ -160,15 +162,18 @@ impl Client {
             };
             let sent = Instant::now();
             let outcome = self.send_once(endpoint, attempt, deadline).await;
+            let repeatable = endpoint.is_repeatable();
             let wait = match &outcome {
-                Ok(answer) if retry::is_transient(answer.status) => match answer.retry_after {
-                    Some(asked) if asked > retry::MAX_RETRY_AFTER => None,
-                    Some(asked) => Some(asked),
-                    None => Some(retry::backoff(retries)),
-                },
+                Ok(answer) if retry::is_transient(answer.status, repeatable) => {
+                    match answer.retry_after {
+                        Some(asked) if asked > retry::MAX_RETRY_AFTER => None,
+                        Some(asked) => Some(asked),
+                        None => Some(retry::backoff(retries)),
+                    }
+                }
                 Err(Error::Unavailable {
                     source: Some(e), ..
-                }) if retry::is_transient_error(e) => Some(retry::backoff(retries)),
+                }) if retry::is_transient_error(e, repeatable) => Some(retry::backoff(retries)),
                 _ => None,
             }
             .filter(|_| retries < retry::MAX_RETRIES)

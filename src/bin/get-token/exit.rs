@@ -54,7 +54,7 @@ pub(crate) fn code_for(error: &Error) -> u8 {
         ErrorKind::ScalekitRefused
         | ErrorKind::UnsupportedCredential
         | ErrorKind::ProxyNotEnabled => REFUSED,
-        ErrorKind::Unavailable => UNAVAILABLE,
+        ErrorKind::Unavailable | ErrorKind::RateLimited => UNAVAILABLE,
         _ => UNEXPECTED,
     }
 }
