@@ -31,6 +31,7 @@ mod accounts;
 mod controls;
 mod fault;
 mod flow;
+mod journal;
 mod page;
 mod proxy;
 mod render;
@@ -41,6 +42,7 @@ mod validate;
 
 pub use fault::Fault;
 pub use flow::{Approval, UserVerification};
+pub use journal::{MAX_RECORDED, Recorded};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -376,6 +378,12 @@ impl Emulator {
         self.lock().requests.get(&route).copied().unwrap_or(0)
     }
 
+    /// The API requests received (not the browser's pages), oldest first: the newest
+    /// [`MAX_RECORDED`] of them, for tests that pin exactly what a client sends.
+    pub fn journal(&self) -> Vec<Recorded> {
+        self.lock().journal.iter().cloned().collect()
+    }
+
     /// TCP connections accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.lock().connections_accepted
@@ -385,6 +393,7 @@ impl Emulator {
     pub fn reset_counts(&self) {
         let mut state = self.lock();
         state.requests.clear();
+        state.journal.clear();
         state.connections_accepted = 0;
     }
 

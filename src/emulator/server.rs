@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 
 use super::state::{State, error_body, violation_body};
-use super::{Fault, Route, accounts, page, proxy, rules, validate};
+use super::{Fault, Route, accounts, journal, page, proxy, rules, validate};
 
 /// The largest request body the emulator reads; Scalekit's requests are a few hundred bytes.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
@@ -141,6 +141,7 @@ async fn handle(req: Request<Incoming>, state: &Shared) -> Reply {
     if route == Route::Page {
         return page::handle(&parts, state);
     }
+    lock(state).record(journal::Recorded::of(route, &parts, &body));
     if route == Route::Token {
         return accounts::token(&body, state);
     }
