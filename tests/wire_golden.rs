@@ -350,3 +350,47 @@ async fn a_streamed_body_is_refused_before_the_proxy_is_called() {
     assert!(err.to_string().contains("stream"), "{err}");
     assert_eq!(emu.requests(Route::Proxy), 0);
 }
+
+/// Names that break the proto's rules (identifier `max_len: 100`, connector `pattern`) are refused before
+/// any request, with the rule in the message; the longest valid ones are what the emulator accepts.
+#[tokio::test]
+async fn names_outside_the_rules_are_refused_before_any_request() {
+    use tokenbroker::{Connection, Connections};
+    let emu = Emulator::builder()
+        .accept_any_connection(true)
+        .start()
+        .await
+        .unwrap();
+    let longest = "i".repeat(100);
+    let ok = Connections::new()
+        .with(
+            "ok",
+            Connection::new(&"c".repeat(400)).with_identifier(&longest),
+        )
+        .unwrap();
+    let broker = tokenbroker::Broker::builder()
+        .credentials(emu.credentials())
+        .connections(ok)
+        .build()
+        .unwrap();
+    let Err(Error::AuthorizationRequired(_)) = broker.get_token("ok").await else {
+        panic!("the longest valid names are accepted")
+    };
+    emu.reset_counts();
+    let too_long = Connections::new().with(
+        "x",
+        Connection::new("gmail").with_identifier(&"i".repeat(101)),
+    );
+    let e = too_long.unwrap_err().to_string();
+    assert!(e.contains("max_len 100"), "{e}");
+    let bad = Connections::new().with("x", Connection::new("gm/ail"));
+    let e = bad.unwrap_err().to_string();
+    assert!(e.contains("^[a-zA-Z0-9_: -]*$"), "{e}");
+    let broker = builder(&emu).build().unwrap();
+    let e = broker
+        .get_token_for("gmail", &"i".repeat(101))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("max_len 100"), "{e}");
+    assert!(emu.journal().is_empty(), "nothing was sent");
+}

@@ -312,3 +312,21 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
         source: Some(Arc::new(e)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_verify_url;
+
+    /// The 2048 characters of `user_verify_url` are counted on the URL as sent, after percent-encoding.
+    #[test]
+    fn the_verify_url_limit_counts_the_url_as_sent() {
+        let fits = format!("https://app.example.com/v?{}", "a".repeat(2048 - 26));
+        assert_eq!(fits.len(), 2048);
+        assert!(check_verify_url(&fits).is_ok());
+        // 2000 characters typed, over 2048 once the spaces are encoded as %20.
+        let grows = format!("https://app.example.com/v?{}", "a b".repeat(600));
+        assert!(grows.len() < 2048);
+        let e = check_verify_url(&grows).unwrap_err();
+        assert!(e.contains("2048") && e.contains("percent-encoded"), "{e}");
+    }
+}

@@ -42,7 +42,8 @@ pub(crate) fn check_connection_name(name: &str, service: Option<&str>) -> Result
     }
     if name.chars().count() > MAX_CONNECTION_NAME {
         return Err(fail(&format!(
-            "it is longer than Scalekit's limit of {MAX_CONNECTION_NAME} characters"
+            "it is longer than Scalekit's limit of {MAX_CONNECTION_NAME} characters (the proto's rule for \
+             connector: max_len {MAX_CONNECTION_NAME})"
         )));
     }
     if name.trim() != name {
@@ -53,7 +54,8 @@ pub(crate) fn check_connection_name(name: &str, service: Option<&str>) -> Result
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | ' ')))
     {
         return Err(fail(&format!(
-            "{c:?} is not allowed by Scalekit; use letters, digits, '_', ':', '-' and spaces"
+            "{c:?} is not allowed by Scalekit (the proto's rule for connector: pattern \
+             ^[a-zA-Z0-9_: -]*$); use letters, digits, '_', ':', '-' and spaces"
         )));
     }
     Ok(())
@@ -67,7 +69,8 @@ pub(crate) fn check_identifier(identifier: &str, service: Option<&str>) -> Resul
     }
     if identifier.chars().count() > MAX_IDENTIFIER {
         return Err(fail(&format!(
-            "it is longer than Scalekit's limit of {MAX_IDENTIFIER} characters"
+            "it is longer than Scalekit's limit of {MAX_IDENTIFIER} characters (the proto's rule for \
+             identifier: max_len {MAX_IDENTIFIER})"
         )));
     }
     if identifier.trim() != identifier {
