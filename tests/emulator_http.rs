@@ -209,6 +209,27 @@ async fn the_proxy_forwards_with_the_accounts_token_and_returns_the_answer_as_is
     assert_eq!(emu.requests(Route::Proxy), 1);
 }
 
+/// EM10: a `proxy_url` with a base path (`https://app.asana.com/api`) comes before the relative path, as
+/// Scalekit joins them.
+#[tokio::test]
+async fn the_proxy_joins_an_upstream_base_path_and_the_relative_path() {
+    let (base, seen) = upstream().await;
+    let emu = Emulator::builder()
+        .connection("gmail")
+        .proxy_upstream(&format!("{base}/api"))
+        .start()
+        .await
+        .unwrap();
+    emu.set_status("gmail", "mess", "PENDING_AUTH");
+    emu.approve("gmail", "mess");
+    assert_eq!(proxy_call(&emu, "gmail").await.status(), StatusCode::CREATED);
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.starts_with("POST /api/gmail/v1/users/me/send?x=1&y=%20 HTTP/1.1"),
+        "{seen}"
+    );
+}
+
 #[tokio::test]
 async fn the_proxy_refuses_when_not_enabled_or_not_active() {
     let emu = Emulator::builder()

@@ -34,6 +34,15 @@ struct Args {
     /// The environment's user-verification mode; `custom` is what Scalekit's production environments use.
     #[arg(long, value_enum, default_value_t = Mode::Custom)]
     user_verification: Mode,
+    /// Render unset timestamps as 0001-01-01T00:00:00Z, as a Go server writes an unset time, instead of null.
+    #[arg(long)]
+    zero_timestamps: bool,
+    /// Treat this connection as ORG_WIDE (repeatable): approval records consent and holds no token.
+    #[arg(long = "org-wide", value_name = "NAME")]
+    org_wide: Vec<String>,
+    /// Treat this connection as Google domain-wide delegation (repeatable): its token is in `google_dwd`.
+    #[arg(long = "dwd", value_name = "NAME")]
+    dwd: Vec<String>,
     /// Write the SCALEKIT_* lines to this file (mode 0600, replaced atomically) instead of stdout.
     #[arg(long, value_name = "PATH")]
     env_out: Option<PathBuf>,
@@ -72,7 +81,8 @@ async fn run(args: Args) -> Result<(), String> {
         .client(&args.client_id, &secret)
         .link_ttl(Duration::from_secs(args.link_ttl))
         .user_verification(mode)
-        .accept_any_connection(args.connections.is_empty());
+        .accept_any_connection(args.connections.is_empty())
+        .zero_timestamps(args.zero_timestamps);
     let names: Vec<&str> = if args.connections.is_empty() {
         DEFAULT_CONNECTIONS.to_vec()
     } else {
@@ -80,6 +90,12 @@ async fn run(args: Args) -> Result<(), String> {
     };
     for name in names {
         builder = builder.connection(name);
+    }
+    for name in &args.org_wide {
+        builder = builder.org_wide_connection(name);
+    }
+    for name in &args.dwd {
+        builder = builder.dwd_connection(name);
     }
     let emulator = builder.start().await.map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(

@@ -229,7 +229,8 @@ impl State {
     }
 
     pub(crate) fn add_connection(&mut self, name: &str, kind: Kind) {
-        let number = self.connections.len() as u64 + 1;
+        let next = self.connections.len() as u64 + 1;
+        let number = self.connections.get(name).map_or(next, |c| c.number);
         self.connections
             .insert(name.to_owned(), Connection { kind, number });
     }
