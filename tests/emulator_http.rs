@@ -222,7 +222,10 @@ async fn the_proxy_joins_an_upstream_base_path_and_the_relative_path() {
         .unwrap();
     emu.set_status("gmail", "mess", "PENDING_AUTH");
     emu.approve("gmail", "mess");
-    assert_eq!(proxy_call(&emu, "gmail").await.status(), StatusCode::CREATED);
+    assert_eq!(
+        proxy_call(&emu, "gmail").await.status(),
+        StatusCode::CREATED
+    );
     let seen = seen.lock().unwrap().clone();
     assert!(
         seen.starts_with("POST /api/gmail/v1/users/me/send?x=1&y=%20 HTTP/1.1"),

@@ -118,7 +118,11 @@ async fn live_every_endpoint() {
     };
     report(
         "POST /oauth/token",
-        plain.verify_credentials().await.map(|()| "an API token".into()).map_err(|e| e.to_string()),
+        plain
+            .verify_credentials()
+            .await
+            .map(|()| "an API token".into())
+            .map_err(|e| e.to_string()),
     );
     report(
         "GET /api/v1/connections/app",
@@ -132,7 +136,9 @@ async fn live_every_endpoint() {
     report(
         "GET /auth + POST /connected_accounts + POST /magic_link",
         match plain.get_token_for(&service, &identifier).await {
-            Err(Error::AuthorizationRequired(auth)) => Ok(format!("a link on {}", auth.url.host_str().unwrap_or("?"))),
+            Err(Error::AuthorizationRequired(auth)) => {
+                Ok(format!("a link on {}", auth.url.host_str().unwrap_or("?")))
+            }
             Ok(_) => Err("a fresh identifier already had a token".into()),
             Err(e) => Err(e.to_string()),
         },
@@ -142,7 +148,12 @@ async fn live_every_endpoint() {
         verifying
             .authorization_link(&service, Some(&identifier))
             .await
-            .map(|auth| format!("a link until {:?}", auth.expires_at.map(tokenbroker::rfc3339)))
+            .map(|auth| {
+                format!(
+                    "a link until {:?}",
+                    auth.expires_at.map(tokenbroker::rfc3339)
+                )
+            })
             .map_err(|e| e.to_string()),
     );
     report(
@@ -154,10 +165,16 @@ async fn live_every_endpoint() {
         },
     );
     if let Ok(url) = std::env::var("TOKENBROKER_LIVE_PROXY_URL") {
-        let request = reqwest::Client::new().get(url).build().expect("TOKENBROKER_LIVE_PROXY_URL");
+        let request = reqwest::Client::new()
+            .get(url)
+            .build()
+            .expect("TOKENBROKER_LIVE_PROXY_URL");
         report(
             "ANY /proxy{path}",
-            match plain.send_via_scalekit(&service, Some(&identifier), request).await {
+            match plain
+                .send_via_scalekit(&service, Some(&identifier), request)
+                .await
+            {
                 Ok(answer) => Ok(format!("the provider answered {}", answer.status())),
                 Err(e @ Error::ProxyNotEnabled { .. }) => Ok(format!("recognised refusal: {e}")),
                 Err(e) => Err(e.to_string()),

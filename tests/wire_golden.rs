@@ -365,7 +365,7 @@ async fn names_outside_the_rules_are_refused_before_any_request() {
     let ok = Connections::new()
         .with(
             "ok",
-            Connection::new(&"c".repeat(400)).with_identifier(&longest),
+            Connection::new("c".repeat(400)).with_identifier(&longest),
         )
         .unwrap();
     let broker = tokenbroker::Broker::builder()
@@ -379,7 +379,7 @@ async fn names_outside_the_rules_are_refused_before_any_request() {
     emu.reset_counts();
     let too_long = Connections::new().with(
         "x",
-        Connection::new("gmail").with_identifier(&"i".repeat(101)),
+        Connection::new("gmail").with_identifier("i".repeat(101)),
     );
     let e = too_long.unwrap_err().to_string();
     assert!(e.contains("max_len 100"), "{e}");

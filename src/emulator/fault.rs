@@ -51,7 +51,7 @@ impl Fault {
         let body = r#"{"code":8,"message":"rate limit exceeded","details":[{"@type":"type.googleapis.com/scalekit.v1.errdetails.ErrorInfo","error_code":"RESOURCE_EXHAUSTED"}]}"#;
         let fault = Self::body(route, 429, body);
         match retry_after {
-            Some(secs) => fault.header("Retry-After", &secs.to_string()),
+            Some(secs) => fault.header("Retry-After", secs.to_string()),
             None => fault,
         }
     }

@@ -1,6 +1,6 @@
 //! Scalekit's request rules, as data: every field of every request message the emulator serves, with its
 //! type and its `buf.validate` rules, copied from the protos inside Scalekit's Python SDK 2.21.0
-//! (`proto-evidence/*.python-2.21.0.txt`). The emulator refuses what these rules refuse ([`super::validate`]);
+//! (`proto-evidence/*.python-2.21.0.txt`). The emulator refuses what these rules refuse (in the emulator's `validate` module);
 //! `tests/proto_rules.rs` renders each field back into the dump's own syntax and compares it with the dump,
 //! so a rule missing here, or changed there, fails the build instead of the first real user.
 //!
@@ -41,7 +41,7 @@ pub struct Message {
     pub proto: Proto,
     /// Every field, in the proto's order.
     pub fields: &'static [Field],
-    /// The ids of its `buf.validate.message` CEL rules (each implemented in [`super::validate`]).
+    /// The ids of its `buf.validate.message` CEL rules (each implemented in the emulator's `validate` module).
     pub cel: &'static [&'static str],
 }
 
