@@ -9,7 +9,7 @@ use super::model::{AppConnectionBody, AppConnectionsPage};
 use super::{Client, Endpoint};
 use crate::error::Error;
 
-/// Scalekit's largest page (audit §6.6: 3 to 30).
+/// Scalekit's largest page: `ListAppConnectionsRequest.page_size` is `uint32 { lte: 30 }` (connections PY 2.21.0).
 const PAGE_SIZE: &str = "30";
 /// A real environment has a few dozen connections; a server that keeps sending pages is not followed
 /// further than this.
