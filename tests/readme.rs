@@ -168,3 +168,41 @@ fn approve(link: &str) {
         );
     });
 }
+
+/// Every path README's Layout table names exists (files and directories alike).
+#[test]
+fn the_layout_table_names_only_paths_that_exist() {
+    let start = README.find("## Layout\n").expect("a Layout section");
+    let section = &README[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut named = 0;
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split(" | ").next().unwrap_or_default();
+        for path in first.split('`').skip(1).step_by(2) {
+            assert!(
+                root.join(path).exists(),
+                "README's Layout names {path}, which does not exist"
+            );
+            named += 1;
+        }
+        // The files a row names in its description (`name.rs`) exist under its directory.
+        let dir = first.split('`').nth(1).unwrap_or_default();
+        if dir.ends_with('/') {
+            let description = row.split(" | ").nth(1).unwrap_or_default();
+            for file in description
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|f| f.ends_with(".rs") || f.ends_with('/'))
+            {
+                assert!(
+                    root.join(dir).join(file).exists(),
+                    "README's Layout names {dir}{file}, which does not exist"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 30, "only {named} paths found in the Layout table");
+}
