@@ -190,17 +190,25 @@ fn credentials_come_from_dotenv_files_in_order() {
         0,
         "two places that agree are fine"
     );
+    // A whole set in the environment wins over the file's (newcomer review 2, F8)...
     let differ = Cli::new()
         .var("SCALEKIT_ENV_URL", &emu.url())
         .var("SCALEKIT_CLIENT_ID", &emu.client_id())
-        .var("SCALEKIT_CLIENT_SECRET", "another-secret");
+        .var("SCALEKIT_CLIENT_SECRET", &emu.client_secret());
     differ.write_config("connections.json", CONNECTIONS_JSON);
-    differ.write_config(".env", &env);
+    differ.write_config(".env", "SCALEKIT_ENV_URL=https://acme.scalekit.dev\nSCALEKIT_CLIENT_ID=skc_other\nSCALEKIT_CLIENT_SECRET=another\n");
     let run = differ.run(&["gmail"]);
+    assert_eq!(run.code, 0, "the environment's set is used whole: {run:?}");
+    // ...and part of a set in the environment beside a file is an error naming what is missing.
+    let partial = Cli::new().var("SCALEKIT_CLIENT_SECRET", "another-secret");
+    partial.write_config("connections.json", CONNECTIONS_JSON);
+    partial.write_config(".env", &env);
+    let run = partial.run(&["gmail"]);
     assert!(
         run.code == 5
-            && run.stderr.contains("the process environment and")
-            && run.stderr.contains("disagree on SCALEKIT_CLIENT_SECRET"),
+            && run.stderr.contains("the process environment")
+            && run.stderr.contains("SCALEKIT_ENV_URL")
+            && run.stderr.contains("SCALEKIT_CLIENT_ID"),
         "{run:?}"
     );
 }

@@ -62,7 +62,12 @@ fn read_env(path: &Path) -> (String, String, String) {
 async fn env_out_holds_the_secret_from_the_environment_in_a_private_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".env");
-    std::fs::write(&path, "old contents\n").unwrap();
+    // A file of an earlier run: replaced.
+    std::fs::write(
+        &path,
+        "old contents\nSCALEKIT_ENV_URL=http://127.0.0.1:8787\n",
+    )
+    .unwrap();
     let mut running = start(&path, Some("s3cret-from-env"), &[]);
     // The old file is replaced whole, never appended to.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -184,4 +189,105 @@ fn a_busy_port_is_one_clear_line_and_nothing_is_written() {
     assert!(!stderr.contains("panicked"));
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// `--env-out` never replaces a real set-up without `--force` (newcomer review 2, F3), and says where it wrote
+/// and what to run next.
+#[test]
+fn env_out_refuses_a_real_set_up_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".env");
+    let real = "SCALEKIT_ENV_URL=https://acme.scalekit.dev\nSCALEKIT_CLIENT_ID=skc_1\nSCALEKIT_CLIENT_SECRET=real\n";
+    std::fs::write(&path, real).unwrap();
+    let out = Command::new(BIN)
+        .args(["--port", "0", "--env-out"])
+        .arg(&path)
+        .env_remove(SECRET_VAR)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another set-up") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("real"),
+        "the file's values are not shown: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        real,
+        "nothing was changed"
+    );
+
+    let mut running = Command::new(BIN)
+        .args(["--port", "0", "--force", "--env-out"])
+        .arg(&path)
+        .env_remove(SECRET_VAR)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(running.stderr.take().unwrap());
+    for _ in 0..4 {
+        std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+    }
+    let _ = running.kill();
+    let _ = running.wait();
+    assert!(
+        first.contains(&path.display().to_string()),
+        "says where: {first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "get-token --env-file {} --wait gmail",
+            path.display()
+        )),
+        "{first}"
+    );
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        written.starts_with("# written by tokenbroker-emulator"),
+        "{written}"
+    );
+    // The next start replaces its own file without --force.
+    let _again = start(&path, None, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&path).unwrap() == written {
+        assert!(Instant::now() < deadline, "its own file is replaced");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Without `--env-out`, `export` lines a shell can run.
+#[test]
+fn stdout_lines_are_exports() {
+    let mut running = Command::new(BIN)
+        .args(["--port", "0"])
+        .env_remove(SECRET_VAR)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(running.stdout.take().unwrap());
+    let mut lines = String::new();
+    for _ in 0..3 {
+        std::io::BufRead::read_line(&mut reader, &mut lines).unwrap();
+    }
+    let _ = running.kill();
+    let _ = running.wait();
+    let names: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "export SCALEKIT_ENV_URL",
+            "export SCALEKIT_CLIENT_ID",
+            "export SCALEKIT_CLIENT_SECRET"
+        ]
+    );
 }

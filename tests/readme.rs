@@ -94,7 +94,6 @@ fn emulator_walkthrough_runs_as_written() {
     let mut emulator = None;
     let mut tokens = Vec::new();
     for line in &lines {
-        let words = words(line, &home);
         if let Some(args) =
             line.strip_prefix("cargo run --features emulator,cli --bin tokenbroker-emulator --")
         {
@@ -109,8 +108,12 @@ fn emulator_walkthrough_runs_as_written() {
                 .unwrap();
             emulator = Some(Background(child));
             wait_for_file(&home.join(".config/tokenbroker/.env"));
-        } else if words[0] == "get-token" {
-            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        } else if let Some(rest) = line
+            .strip_prefix("cargo run -q --features emulator,cli --bin get-token --")
+            .or_else(|| line.strip_prefix("get-token"))
+        {
+            let words = self::words(rest, &home);
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
             let run = if args.iter().any(|a| a.starts_with("--wait")) {
                 let mut running = cli.spawn(&args);
                 let line = running.stderr_line_with("http://");

@@ -43,9 +43,13 @@ struct Args {
     /// Treat this connection as Google domain-wide delegation (repeatable): its token is in `google_dwd`.
     #[arg(long = "dwd", value_name = "NAME")]
     dwd: Vec<String>,
-    /// Write the SCALEKIT_* lines to this file (mode 0600, replaced atomically) instead of stdout.
+    /// Write the SCALEKIT_* lines to this file (mode 0600, replaced atomically) instead of stdout. A file
+    /// the emulator did not write (a real set-up) is not replaced without --force.
     #[arg(long, value_name = "PATH")]
     env_out: Option<PathBuf>,
+    /// Replace the --env-out file even when it holds another set-up.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -67,6 +71,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    if let Some(path) = &args.env_out {
+        check_env_out(path, args.force)?;
+    }
     let secret = match std::env::var(SECRET_VAR) {
         Ok(s) if !s.is_empty() => s,
         _ => random_secret().map_err(|e| format!("cannot make a client secret: {e}"))?,
@@ -104,24 +111,94 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         _ => format!("cannot listen on 127.0.0.1:{}: {e}", args.port),
     })?;
-    let lines = format!(
-        "SCALEKIT_ENV_URL={}\nSCALEKIT_CLIENT_ID={}\nSCALEKIT_CLIENT_SECRET={}\n",
-        emulator.url(),
-        emulator.client_id(),
-        emulator.client_secret()
-    );
+    let values = [
+        ("SCALEKIT_ENV_URL", emulator.url()),
+        ("SCALEKIT_CLIENT_ID", emulator.client_id()),
+        ("SCALEKIT_CLIENT_SECRET", emulator.client_secret()),
+    ];
     match &args.env_out {
-        Some(path) => write_atomically(path, lines.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        None => print!("{lines}"),
+        Some(path) => {
+            let mut lines = format!("{MARKER}\n");
+            for (name, value) in &values {
+                lines.push_str(&format!("{name}={value}\n"));
+            }
+            write_atomically(path, lines.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!(
+                "tokenbroker-emulator: serving on {} (Ctrl-C to stop); its settings are in {}",
+                emulator.url(),
+                path.display()
+            );
+            let env_file = if is_default_env(path) {
+                String::new()
+            } else {
+                format!(" --env-file {}", shell_quote(&path.display().to_string()))
+            };
+            eprintln!("next, in another terminal:");
+            eprintln!("  get-token{env_file} config add gmail gmail");
+            eprintln!("  get-token{env_file} --wait gmail");
+        }
+        None => {
+            // `export` lines: pasted, or saved and sourced, they reach get-token.
+            for (name, value) in &values {
+                println!("export {name}={}", shell_quote(value));
+            }
+            eprintln!(
+                "tokenbroker-emulator: serving on {} (Ctrl-C to stop); run the export lines above in the shell \
+                 where you use get-token, or start it with --env-out FILE",
+                emulator.url()
+            );
+        }
     }
-    eprintln!(
-        "tokenbroker-emulator: serving on {} (Ctrl-C to stop)",
-        emulator.url()
-    );
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
+}
+
+/// The first line of every file `--env-out` writes: a file without it is someone's real set-up.
+const MARKER: &str =
+    "# written by tokenbroker-emulator: settings of a local emulator, replaced at each start";
+
+/// Refuses to replace a file at `path` that the emulator did not write, unless `force`. Files of earlier
+/// versions (no marker) are recognised by their loopback `SCALEKIT_ENV_URL`.
+fn check_env_out(path: &Path, force: bool) -> Result<(), String> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let mut head = String::new();
+    // Enough for the three lines; a larger file is not one of ours.
+    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut head);
+    let ours = head.starts_with(MARKER)
+        || head
+            .lines()
+            .any(|l| l.starts_with("SCALEKIT_ENV_URL=http://127.0.0.1:"));
+    if ours || force || head.trim().is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} holds another set-up (not written by the emulator); nothing was changed. Write the emulator's \
+         settings elsewhere (--env-out /tmp/emulator.env, then get-token --env-file /tmp/emulator.env ...), or \
+         pass --force to replace it",
+        path.display()
+    ))
+}
+
+/// Whether `path` is the `.env` get-token reads without `--env-file`.
+fn is_default_env(path: &Path) -> bool {
+    let default =
+        directories::ProjectDirs::from("", "", "tokenbroker").map(|d| d.config_dir().join(".env"));
+    default.is_some_and(|d| d == path)
+}
+
+/// `value` in single quotes for a POSIX shell.
+fn shell_quote(value: &str) -> String {
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c))
+    {
+        return value.to_owned();
+    }
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 /// 32 random bytes from the OS as hex.

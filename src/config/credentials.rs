@@ -77,9 +77,9 @@ impl Credentials {
     }
 
     /// Reads `SCALEKIT_ENV_URL` (or `SCALEKIT_ENVIRONMENT_URL`), `SCALEKIT_CLIENT_ID` and
-    /// `SCALEKIT_CLIENT_SECRET` as one set from one place: the process environment or the `.env` file. A
-    /// place that holds part of the set, or two places that hold different sets, is an error: a URL from one
-    /// place and the secret from another would let whoever wrote the first place receive the secret.
+    /// `SCALEKIT_CLIENT_SECRET` as one set from one place: the process environment when it holds all three,
+    /// else the `.env` file. A place that holds part of the set is an error naming what is missing: a URL
+    /// from one place and the secret from another would let whoever wrote the first place receive the secret.
     pub(crate) fn from_sources(sources: &Sources) -> Result<Self, CredentialsError> {
         let mut sets = Vec::new();
         for place in sources.credential_places() {
@@ -114,8 +114,10 @@ impl Credentials {
             ];
             sets.push((place.name.clone(), [url, id, secret], sources));
         }
-        let mut sets = sets.into_iter();
-        let Some((first_place, [url, id, secret], first_sources)) = sets.next() else {
+        // A complete set in the process environment (the first place) wins over the file's, as the
+        // environment wins for aws, gh and gcloud; the set is taken whole, so no value mixes with another
+        // place's.
+        let Some((_, [url, id, secret], first_sources)) = sets.into_iter().next() else {
             return Err(CredentialsError::Missing {
                 missing: vec![
                     "SCALEKIT_ENV_URL",
@@ -125,26 +127,6 @@ impl Credentials {
                 looked: sources.places(),
             });
         };
-        if let Some((second_place, [url2, id2, secret2], _)) = sets.next() {
-            let same = |a: &SecretString, b: &SecretString| {
-                a.expose_secret().trim() == b.expose_secret().trim()
-            };
-            let differing: Vec<&'static str> = [
-                ("SCALEKIT_ENV_URL", same(&url, &url2)),
-                ("SCALEKIT_CLIENT_ID", same(&id, &id2)),
-                ("SCALEKIT_CLIENT_SECRET", same(&secret, &secret2)),
-            ]
-            .into_iter()
-            .filter_map(|(name, same)| (!same).then_some(name))
-            .collect();
-            if !differing.is_empty() {
-                return Err(CredentialsError::Conflict {
-                    first: first_place,
-                    second: second_place,
-                    differing,
-                });
-            }
-        }
         Self::checked(
             url.expose_secret(),
             id.expose_secret(),

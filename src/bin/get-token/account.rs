@@ -21,7 +21,7 @@ pub(crate) async fn authorize(
         Ok(auth) => auth,
         Err(e) => return report::fail(global, Some(service), &e),
     };
-    let Some(limit) = wait.limit() else {
+    let Some(limit) = wait.limit().map(|l| global.within_timeout(l)) else {
         if global.json {
             output::print_json(report::json_authorization(&auth));
         } else {

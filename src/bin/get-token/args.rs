@@ -127,7 +127,22 @@ pub(crate) struct Global {
     pub(crate) verify_port: Option<u16>,
 }
 
+/// When this get-token started: `--timeout` counts from here.
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 impl Global {
+    /// A wait of `limit`, ended a second before `--timeout` ends the whole command, so that what happened
+    /// (the user has not approved yet: exit 3 and how to go on) is told instead of a cut-off "timed out".
+    pub(crate) fn within_timeout(&self, limit: std::time::Duration) -> std::time::Duration {
+        let Some(secs) = self.timeout else {
+            return limit;
+        };
+        let started = *STARTED.get_or_init(std::time::Instant::now);
+        let left = std::time::Duration::from_secs_f64(secs).saturating_sub(started.elapsed());
+        let margin = std::time::Duration::from_secs(1).min(left / 2);
+        limit.min(left - margin)
+    }
+
     /// The listener's port: --verify-port, else $TOKENBROKER_VERIFY_PORT, else the default. (Read here, not
     /// by clap: an option clap reads from the environment cannot be hidden per subcommand.)
     pub(crate) fn port(&self) -> Result<u16, String> {

@@ -66,7 +66,7 @@ pub(crate) async fn tokens(
     wait: &Wait,
     global: &Global,
 ) -> Vec<Result<AccessToken, Error>> {
-    let (show, wait) = (wait.show, wait.limit());
+    let (show, wait) = (wait.show, wait.limit().map(|l| global.within_timeout(l)));
     let work = each(services, |service| {
         let (broker, identifier, global) = (
             broker.clone(),

@@ -63,6 +63,9 @@ fn mistyped_command(broker: Option<&tokenbroker::Broker>, services: &[String]) -
         .iter()
         .filter(|s| broker.is_none_or(|b| b.connections().get(s).is_err()))
         .find_map(|s| {
+            if let Some(habit) = habit(s, services) {
+                return Some(habit);
+            }
             if s == "version" {
                 return Some(
                     "\"version\" is not a configured service; did you mean `get-token --version`?"
@@ -78,6 +81,42 @@ fn mistyped_command(broker: Option<&tokenbroker::Broker>, services: &[String]) -
                 "\"{s}\" is neither a configured service nor a command; did you mean `get-token {close}`?"
             ))
         })
+}
+
+/// Commands other tools have that get-token names differently (gh, gcloud, aws habits): told before any
+/// request, since `get-token logout gmail` would otherwise ask Scalekit for a link for "logout" and gmail.
+fn habit(word: &str, services: &[String]) -> Option<String> {
+    let rest = services
+        .iter()
+        .skip(1)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let service = if rest.is_empty() {
+        "SERVICE"
+    } else {
+        rest.as_str()
+    };
+    Some(match word {
+        "login" | "signin" | "setup" | "configure" => format!(
+            "get-token has no `{word}` command: set up with `get-token init`; then authorize a service with \
+             `get-token authorize {service}`"
+        ),
+        "auth" => format!(
+            "get-token has no `auth` command: `get-token init` sets up the Scalekit credentials (as `gh auth \
+             login` does); `get-token authorize {service}` connects an account; `get-token status` shows them"
+        ),
+        "logout" | "signout" | "revoke" => format!(
+            "get-token has no `{word}` command: `get-token disconnect {service}` removes the account's \
+             authorization at Scalekit; `get-token config remove {service}` forgets the service here"
+        ),
+        "list" | "ls" => {
+            "get-token has no `list` command: `get-token config list` shows the configured \
+                          services, `get-token status` whether each is ready"
+                .into()
+        }
+        _ => return None,
+    })
 }
 
 /// `--for-url gmail.googleapis.com/...`: a bare host means https, the only scheme a token goes to.
@@ -106,7 +145,7 @@ pub(crate) async fn wait(
                 &broker,
                 services,
                 identifier,
-                Duration::from_secs(seconds),
+                global.within_timeout(Duration::from_secs(seconds)),
                 global,
             )
             .await

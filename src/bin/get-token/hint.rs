@@ -51,8 +51,15 @@ pub(crate) fn hint(error: &Error) -> String {
             )
         }
         Error::Config(ConfigError::ConnectionsNotFound { .. }) => format!(
-            "add a service: {run} config add SERVICE CONNECTION_NAME, or name the file with --connections PATH"
+            "nothing is set up yet: run {run} init (it asks for the Scalekit credentials and offers the \
+             environment's connections); with credentials already set up, add a service: {run} config add \
+             SERVICE CONNECTION_NAME, or name the file with --connections PATH"
         ),
+        // A close name is most likely the one meant: no advice to add the typo.
+        Error::Config(ConfigError::UnknownService {
+            suggestion: Some(close),
+            ..
+        }) => format!("run {run} {close}, or see the configured services: {run} config list"),
         Error::Config(ConfigError::UnknownService { service, .. }) => format!(
             "check the name against the configured ones ({run} config list); to add it: {run} config add \
              {service} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \

@@ -37,6 +37,7 @@ use tokenbroker::{Broker, Builder, Error};
 use args::{Cli, Command, Global};
 
 fn main() -> ExitCode {
+    args::STARTED.get_or_init(std::time::Instant::now);
     // Before anything is read: this process's memory will hold the client secret and tokens.
     harden::no_core_dumps();
     complete::answer_if_asked();

@@ -1,0 +1,65 @@
+//! The second newcomer review's friction points (../shared/reference/newcomer-review-2.md, by number), each
+//! as the user met it: the command, and what they now get.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Cli, emulator};
+use tokenbroker::emulator::Route;
+
+/// F5: habits from gh, gcloud and aws get a precise hint, and none of them reaches Scalekit (`logout gmail`
+/// asked Scalekit for a link before).
+#[test]
+fn habits_from_other_tools_get_a_hint_and_no_request() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    for (args, says) in [
+        (&["login"][..], "get-token init"),
+        (&["auth", "login"][..], "get-token init"),
+        (&["logout", "gmail"][..], "get-token disconnect gmail"),
+        (&["list"][..], "get-token config list"),
+    ] {
+        let run = cli.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {run:?}");
+    }
+    assert_eq!(
+        emu.requests(Route::Token) + emu.requests(Route::MagicLink),
+        0,
+        "nothing sent"
+    );
+}
+
+/// F5: a typo's did-you-mean is not followed by advice to add the typo; with nothing set up the hint is
+/// `get-token init`.
+#[test]
+fn a_typo_is_not_offered_for_adding_and_nothing_set_up_points_at_init() {
+    let emu = emulator().spawn().unwrap();
+    let run = Cli::on(&emu).run(&["gmial"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("did you mean \"gmail\""), "{run:?}");
+    assert!(!run.stderr.contains("config add gmial"), "{run:?}");
+    let run = Cli::new().run(&["gmail"]);
+    assert!(run.stderr.contains("get-token init"), "{run:?}");
+}
+
+/// F6: a `--wait` cut by `--timeout` says the user has not approved yet (exit 3, how to go on), not that
+/// the network failed.
+#[test]
+fn a_wait_cut_by_timeout_says_the_user_has_not_approved() {
+    let emu = emulator().spawn().unwrap();
+    let cli = Cli::on(&emu);
+    let started = Instant::now();
+    let run = cli.run(&["--timeout", "3", "--wait", "gmail"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("gave up waiting"), "{run:?}");
+    assert!(!run.stderr.contains("network"), "{run:?}");
+    let run = cli.run(&["--timeout", "2", "wait", "gmail"]);
+    assert_eq!(run.code, 3, "{run:?}");
+}
