@@ -63,3 +63,67 @@ fn a_wait_cut_by_timeout_says_the_user_has_not_approved() {
     let run = cli.run(&["--timeout", "2", "wait", "gmail"]);
     assert_eq!(run.code, 3, "{run:?}");
 }
+
+/// Links live about a minute (here 2 s): `next` carries the relayed link's expiry, and the `wait` it names
+/// asks for no link while that one lives, then returns within a few seconds of its expiry with exactly one
+/// fresh link that says it replaces the expired one; a user who approves in time gets the token instead.
+#[test]
+fn wait_returns_soon_after_the_relayed_link_expires_with_one_fresh_link() {
+    let emu = emulator().link_ttl(Duration::from_secs(2)).spawn().unwrap();
+    let cli = Cli::on(&emu);
+    let run = cli.run(&["--json", "gmail"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let first: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let next = first["next"].as_str().unwrap();
+    assert!(next.contains("--link-expires "), "{next}");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("tell me and I will send a new one"),
+        "{first}"
+    );
+    assert_eq!(first["replaces_expired_link"], false);
+    let words: Vec<&str> = next.split_whitespace().skip(1).collect();
+    let links = emu.requests(Route::MagicLink);
+    let started = Instant::now();
+    let run = cli.run(&[&["--json"][..], &words].concat());
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "returned {took:?} after start, not at the 110 s limit"
+    );
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before the link died: {took:?}"
+    );
+    assert_eq!(
+        emu.requests(Route::MagicLink),
+        links + 1,
+        "exactly one fresh link"
+    );
+    let fresh: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(fresh["replaces_expired_link"], true, "{fresh}");
+    assert!(
+        fresh["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The link I sent before has expired"),
+        "{fresh}"
+    );
+    assert_ne!(fresh["authorization_url"], first["authorization_url"]);
+
+    // Approved in time: the same wait gives the token.
+    let words: Vec<String> = fresh["next"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    assert!(emu.approve_link(fresh["authorization_url"].as_str().unwrap()));
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    let run = cli.run(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+}

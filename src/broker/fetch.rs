@@ -158,6 +158,7 @@ impl Broker {
             status,
             url: link.url,
             expires_at: link.expires_at,
+            replaces_expired_link: false,
             account_updated_at: updated_at,
             loopback_verify: self
                 .inner

@@ -101,6 +101,7 @@ impl Broker {
                 .authorization_link(&auth.service, Some(&auth.identifier))
                 .await?;
             auth.identifier_source = source;
+            auth.replaces_expired_link = true;
         }
         let mut target = self.resolve(&auth.service, Some(&auth.identifier))?;
         target.identifier_source = auth.identifier_source;

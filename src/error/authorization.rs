@@ -27,6 +27,8 @@ pub struct AuthorizationRequired {
     pub url: Url,
     /// When the link stops working, as Scalekit reported it (`None` if it did not say).
     pub expires_at: Option<SystemTime>,
+    /// This link replaces one relayed before that expired unused: tell the user the old one is dead.
+    pub replaces_expired_link: bool,
     /// The account's `updated_at` when the link was made: for an account that is already active
     /// (re-authorization), a later one is how waiting tells that the user has been through the link.
     pub(crate) account_updated_at: Option<SystemTime>,
@@ -42,13 +44,20 @@ impl AuthorizationRequired {
             .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
     }
 
-    /// A sentence ready to paste into a chat for the user.
+    /// A sentence ready to paste into a chat for the user. Scalekit's links live about a minute, so it says
+    /// so, and that a new one is there for the asking.
     pub fn message(&self) -> String {
+        let before = if self.replaces_expired_link {
+            "The link I sent before has expired, so here is a new one. "
+        } else {
+            ""
+        };
         let deadline = match self.expires_at {
             Some(at) => format!(
-                " The link expires at {} (in about {} seconds).",
+                " It works for about {} seconds (until {}); if it has expired when you open it, tell me and I \
+                 will send a new one.",
+                self.expires_in().unwrap_or_default().as_secs(),
                 rfc3339(at),
-                self.expires_in().unwrap_or_default().as_secs()
             ),
             None => String::new(),
         };
@@ -59,8 +68,8 @@ impl AuthorizationRequired {
             ""
         };
         format!(
-            "To let me use your {} account, please open this link and approve access: {}{deadline}{after} Tell \
-             me when you are done.",
+            "{before}To let me use your {} account, please open this link and approve access: {}{deadline}{after} \
+             Tell me when you are done.",
             self.service, self.url
         )
     }

@@ -127,6 +127,14 @@ pub(crate) struct Global {
     pub(crate) verify_port: Option<u16>,
 }
 
+/// An RFC 3339 time, as `next` writes a link's expiry.
+fn link_expiry(value: &str) -> Result<std::time::SystemTime, String> {
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "give the time as `next` wrote it, such as 2026-12-06T10:00:00Z".to_owned())?;
+    let seconds = u64::try_from(at.unix_timestamp()).map_err(|_| "a time after 1970".to_owned())?;
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 /// When this get-token started: `--timeout` counts from here.
 pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -282,6 +290,10 @@ pub(crate) enum Command {
         /// How long to wait, in seconds.
         #[arg(long = "for", value_name = "SECONDS", default_value_t = 110, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         seconds: u64,
+        /// When the link relayed to the user expires (RFC 3339, as `next` gives it): the wait ends a few
+        /// seconds after it, with one fresh link, rather than sitting on a dead one.
+        #[arg(long, value_name = "TIME", value_parser = link_expiry)]
+        link_expires: Option<std::time::SystemTime>,
         /// Include the token itself in --json output.
         #[arg(long)]
         show_token: bool,

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokenbroker::{AccessToken, AuthorizationRequired, Broker, Error, WaitOptions};
 use tokio::sync::Semaphore;
@@ -105,15 +105,22 @@ pub(crate) async fn tokens(
     }
 }
 
-/// `get-token wait`: waits up to `limit` without asking for links; when the time is up, exactly one fresh
-/// link per service still waiting for a click.
+/// Past a relayed link's expiry, how long `wait` still watches (a user who approved in its last second).
+const AFTER_EXPIRY: Duration = Duration::from_secs(3);
+
+/// `get-token wait`: waits up to `limit` without asking for links, and no longer than a few seconds past
+/// `link_expires` (the relayed link's expiry, from `next`); then exactly one fresh link per service still
+/// waiting for a click, marked as replacing the expired one.
 pub(crate) async fn wait_only(
     broker: &Broker,
     services: &[String],
     identifier: Option<&str>,
     limit: Duration,
+    link_expires: Option<SystemTime>,
     global: &Global,
 ) -> Vec<Result<AccessToken, Error>> {
+    let live = link_expires.map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
+    let limit = live.map_or(limit, |live| limit.min(live + AFTER_EXPIRY));
     let work = each(services, |service| {
         let (broker, identifier) = (broker.clone(), identifier.map(str::to_owned));
         async move {
@@ -127,7 +134,11 @@ pub(crate) async fn wait_only(
                         .authorization_link(&service, identifier.as_deref())
                         .await
                     {
-                        Ok(auth) => Err(Error::AuthorizationRequired(Box::new(auth))),
+                        Ok(mut auth) => {
+                            auth.replaces_expired_link =
+                                link_expires.is_some_and(|at| at <= SystemTime::now());
+                            Err(Error::AuthorizationRequired(Box::new(auth)))
+                        }
                         Err(e) => Err(e),
                     }
                 }

@@ -133,7 +133,8 @@ pub(crate) async fn wait(
     delivery: &Delivery<'_>,
     services: &[String],
     identifier: Option<&str>,
-    seconds: u64,
+    limit: Duration,
+    link_expires: Option<std::time::SystemTime>,
 ) -> u8 {
     let global = delivery.global;
     if let Err(message) = delivery.check(services) {
@@ -145,7 +146,8 @@ pub(crate) async fn wait(
                 &broker,
                 services,
                 identifier,
-                global.within_timeout(Duration::from_secs(seconds)),
+                global.within_timeout(limit),
+                link_expires,
                 global,
             )
             .await

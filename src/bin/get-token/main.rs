@@ -195,6 +195,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Wait {
             ref services,
             seconds,
+            link_expires,
             show_token,
             format,
             ref who,
@@ -210,7 +211,15 @@ async fn run(cli: Cli) -> u8 {
                 no_newline: false,
                 show: args::Show::default(),
             };
-            get::wait(&delivery, services, who.identifier.as_deref(), seconds).await
+            let limit = Duration::from_secs(seconds);
+            get::wait(
+                &delivery,
+                services,
+                who.identifier.as_deref(),
+                limit,
+                link_expires,
+            )
+            .await
         }
         Some(Command::Verify { ref address }) => account::verify(global, address).await,
         Some(Command::GitCredential { operation, ref who }) => {

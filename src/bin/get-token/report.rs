@@ -75,6 +75,16 @@ pub(crate) fn next_wait(service: &str, identifier: &str, source: &IdentifierSour
     }
 }
 
+/// `next` after a link: the wait, told when the link expires so it returns soon after with a fresh one
+/// instead of sitting on a dead link.
+pub(crate) fn next_after_link(auth: &AuthorizationRequired) -> String {
+    let wait = next_wait(&auth.service, &auth.identifier, &auth.identifier_source);
+    match auth.expires_at {
+        Some(at) => format!("{wait} --link-expires {}", rfc3339(at)),
+        None => wait,
+    }
+}
+
 /// The `verification_pending` object: what completes it, and what to run next.
 pub(crate) fn json_pending(p: &PendingVerification) -> Value {
     json!({
@@ -101,7 +111,8 @@ pub(crate) fn json_authorization(auth: &AuthorizationRequired) -> Value {
         "expires_at": auth.expires_at.map(rfc3339),
         "expires_in_seconds": auth.expires_in().map(|d| d.as_secs()),
         "message": auth.message(),
-        "next": next_wait(&auth.service, &auth.identifier, &auth.identifier_source),
+        "replaces_expired_link": auth.replaces_expired_link,
+        "next": next_after_link(auth),
     })
 }
 
@@ -119,7 +130,7 @@ pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
         Some(auth) => format!(
             "{}\nThen run: {}",
             authorization(auth),
-            next_wait(&auth.service, &auth.identifier, &auth.identifier_source)
+            next_after_link(auth)
         ),
         None => {
             let prefix = service.map(|s| format!("{s}: ")).unwrap_or_default();
