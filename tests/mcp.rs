@@ -5,263 +5,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+mod mcp_support;
+
+use std::io::Write;
+use std::sync::Arc;
 
 use common::{Cli, IDENTIFIER, activate, emulator};
-use rmcp::model::{
-    CallToolRequestParams, ClientCapabilities, ClientConfig, CustomNotification,
-    ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
-};
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
-use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
-use serde_json::{Value, json};
-use tokenbroker::emulator::{Approval, Emulator, UserVerification};
-use tokio::io::{AsyncRead, ReadBuf};
-
-const GMAIL: &str = "gmail_u3134a";
-const SLACK: &str = "slack_x7y9z";
-
-/// What the test client does with a URL elicitation.
-#[derive(Clone, Copy, PartialEq)]
-enum Answer {
-    /// Declares no URL elicitation at all.
-    NoUrlMode,
-    /// Opens the link and approves (in the emulator), then accepts.
-    Approve,
-    /// Approves where the environment verifies users: the browser is sent on to get-token's listener.
-    ApproveAndVerify,
-    Decline,
-}
-
-#[derive(Clone)]
-struct Client {
-    answer: Answer,
-    emu: Arc<Emulator>,
-    elicited: Arc<Mutex<Vec<(String, String)>>>,
-    completed: Arc<Mutex<Vec<String>>>,
-}
-
-impl ClientHandler for Client {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities = match self.answer {
-            Answer::NoUrlMode => ClientCapabilities::default(),
-            _ => ClientCapabilities::builder().enable_elicitation().build(),
-        };
-        let mut config =
-            ClientConfig::new(capabilities, Implementation::new("tokenbroker-tests", "1"));
-        if self.answer != Answer::NoUrlMode
-            && let Some(e) = config.capabilities.elicitation.as_mut()
-        {
-            *e = serde_json::from_value(json!({"form": {}, "url": {}})).unwrap();
-        }
-        config
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        let ElicitRequestParams::UrlElicitationParams {
-            url,
-            elicitation_id,
-            ..
-        } = request
-        else {
-            return Ok(ElicitResult::new(ElicitationAction::Decline));
-        };
-        self.elicited
-            .lock()
-            .unwrap()
-            .push((elicitation_id, url.clone()));
-        Ok(ElicitResult::new(match self.answer {
-            Answer::Approve => {
-                assert!(self.emu.approve_link(&url), "a live link: {url}");
-                ElicitationAction::Accept
-            }
-            Answer::ApproveAndVerify => {
-                let Approval::Redirect(to) = self.emu.click_approve(&url, false) else {
-                    panic!("a redirect to the user_verify_url");
-                };
-                // The browser follows it once the server listens (after this answer).
-                tokio::spawn(async move {
-                    for _ in 0..200 {
-                        if reqwest::get(&to)
-                            .await
-                            .is_ok_and(|r| r.status().is_success())
-                        {
-                            return;
-                        }
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                });
-                ElicitationAction::Accept
-            }
-            _ => ElicitationAction::Decline,
-        }))
-    }
-
-    async fn on_custom_notification(
-        &self,
-        notification: CustomNotification,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        if notification.method == "notifications/elicitation/complete" {
-            let id = notification.params.unwrap_or_default()["elicitationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            self.completed.lock().unwrap().push(id);
-        }
-    }
-}
-
-/// The server's stdout, copied into `seen` as the client reads it: the whole transcript of what it sent.
-struct Tee<R> {
-    inner: R,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Tee<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let new = buf.filled()[before..].to_vec();
-        self.seen.lock().unwrap().extend_from_slice(&new);
-        poll
-    }
-}
-
-struct Session {
-    client: RunningService<RoleClient, Client>,
-    handler: Client,
-    transcript: Arc<Mutex<Vec<u8>>>,
-    _cli: Cli,
-}
-
-impl Session {
-    async fn start(emu: Arc<Emulator>, cli: Cli, answer: Answer, extra: &[&str]) -> Self {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_get-token"));
-        command
-            .arg("mcp")
-            .args(extra)
-            .env_clear()
-            .env("HOME", cli.home.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(cli.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(cli.cwd())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let mut child = command.spawn().unwrap();
-        let transcript = Arc::new(Mutex::new(Vec::new()));
-        let read = Tee {
-            inner: child.stdout.take().unwrap(),
-            seen: transcript.clone(),
-        };
-        let write = child.stdin.take().unwrap();
-        // The child lives as long as the test: kill_on_drop ends it with the runtime.
-        std::mem::forget(child);
-        let handler = Client {
-            answer,
-            emu,
-            elicited: Arc::default(),
-            completed: Arc::default(),
-        };
-        let client = handler.clone().serve((read, write)).await.unwrap();
-        Self {
-            client,
-            handler,
-            transcript,
-            _cli: cli,
-        }
-    }
-
-    async fn call(&self, tool: &str, args: Value) -> Result<Value, ErrorData> {
-        let mut params = CallToolRequestParams::new(tool.to_owned());
-        params.arguments = args.as_object().cloned();
-        let result = self.client.call_tool(params).await.map_err(|e| match e {
-            rmcp::ServiceError::McpError(e) => e,
-            other => panic!("{other}"),
-        })?;
-        Ok(json!({
-            "is_error": result.is_error.unwrap_or(false),
-            "value": result.structured_content.unwrap_or(Value::Null),
-        }))
-    }
-
-    fn transcript(&self) -> String {
-        String::from_utf8_lossy(&self.transcript.lock().unwrap()).into_owned()
-    }
-}
-
-/// A provider API on 127.0.0.1 that echoes the Authorization header it got: the token must still never
-/// reach the model.
-fn echoing_provider() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut auth = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line
-                    .strip_prefix("authorization: ")
-                    .or(line.strip_prefix("Authorization: "))
-                {
-                    auth = v.trim().to_owned();
-                }
-            }
-            let body = json!({"emailAddress": "user@example.com", "echo": auth}).to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
-
-async fn setup(port: u16) -> (Arc<Emulator>, Cli) {
-    let emu = Arc::new(emulator().start().await.unwrap());
-    activate(&emu, GMAIL, IDENTIFIER);
-    let cli = Cli::on(&emu);
-    cli.write_config(
-        "connections.json",
-        &format!(
-            r#"{{"gmail": {{"connection_name": "{GMAIL}", "identifier": "{IDENTIFIER}", "hosts": ["127.0.0.1:{port}"]}},
-                "slack": {{"connection_name": "{SLACK}", "identifier": "{IDENTIFIER}"}}}}"#
-        ),
-    );
-    (emu, cli)
-}
-
-fn assert_no_token(session: &Session, emu: &Emulator) {
-    let transcript = session.transcript();
-    for (connection, id) in [(GMAIL, IDENTIFIER), (SLACK, IDENTIFIER)] {
-        if let Some(token) = emu.access_token(connection, id) {
-            assert!(
-                !transcript.contains(&token),
-                "a token in the transcript: {transcript}"
-            );
-        }
-    }
-    assert!(!transcript.contains(&emu.client_secret()));
-}
+use mcp_support::*;
+use serde_json::json;
+use tokenbroker::emulator::UserVerification;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tools_list_status_and_a_request_without_a_token_in_sight() {
@@ -272,7 +24,10 @@ async fn tools_list_status_and_a_request_without_a_token_in_sight() {
     assert_eq!(info.server_info.as_ref().unwrap().name, "tokenbroker");
     let tools = session.client.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["list_services", "status", "authorize", "request"]);
+    assert_eq!(
+        names,
+        ["list_services", "status", "authorize", "verify", "request"]
+    );
     assert!(
         tools
             .iter()
@@ -317,21 +72,36 @@ async fn tools_list_status_and_a_request_without_a_token_in_sight() {
         "the echoed token is masked: {answer}"
     );
 
-    // Failures: an unknown service, wrong types, an unknown tool, a host that is not the service's.
+    // Bad arguments are tool results with isError (MCP 2025-11-25), which the model can correct; an
+    // unknown tool is a protocol error.
     for (tool, args) in [
         ("status", json!({"service": "nope"})),
         ("status", json!({"service": 7})),
-        ("steal", json!({})),
-        ("get_token", json!({"service": "gmail"})),
+        ("authorize", json!({})),
+        ("verify", json!({"address": 12})),
         (
             "request",
             json!({"url": "https://evil.example/x", "service": "gmail"}),
         ),
     ] {
-        match session.call(tool, args.clone()).await {
-            Err(e) => assert!(!e.message.is_empty()),
-            Ok(v) => assert_eq!(v["is_error"], true, "{tool} {args}: {v}"),
-        }
+        let v = session
+            .call(tool, args.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{tool} {args}: {e:?}"));
+        assert_eq!(v["is_error"], true, "{tool} {args}: {v}");
+        assert!(
+            !v.to_string().contains("get-token "),
+            "MCP terms, not CLI ones: {v}"
+        );
+    }
+    for (tool, args) in [
+        ("steal", json!({})),
+        ("get_token", json!({"service": "gmail"})),
+    ] {
+        assert!(
+            session.call(tool, args).await.is_err(),
+            "{tool} is not offered"
+        );
     }
     assert_no_token(&session, &emu);
 }
@@ -394,9 +164,10 @@ async fn authorize_declined_and_a_client_without_url_mode() {
         value["expires_at"].is_string() && value["message"].is_string(),
         "{relayed}"
     );
+    let next = value["next"].as_str().unwrap();
     assert!(
-        value.get("next").is_none(),
-        "no CLI command for a model on MCP: {relayed}"
+        next.contains("call verify") && next.contains("call status") && !next.contains("get-token"),
+        "the next step in MCP's terms, no CLI command: {relayed}"
     );
     assert!(session.handler.elicited.lock().unwrap().is_empty());
 }
@@ -470,19 +241,19 @@ async fn services_restriction_allow_token_and_hostile_input() {
         1,
         "{listed}"
     );
-    assert!(
-        session
-            .call("status", json!({"service": "gmail"}))
-            .await
-            .is_err(),
-        "gmail is not this server's"
+    let refused = session
+        .call("status", json!({"service": "gmail"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused["is_error"], true,
+        "gmail is not this server's: {refused}"
     );
-    assert!(
-        session
-            .call("get_token", json!({"service": "gmail"}))
-            .await
-            .is_err()
-    );
+    let refused = session
+        .call("get_token", json!({"service": "gmail"}))
+        .await
+        .unwrap();
+    assert_eq!(refused["is_error"], true, "{refused}");
     activate(&emu, SLACK, IDENTIFIER);
     let token = session
         .call("get_token", json!({"service": "slack"}))

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use tokenbroker::{AuthorizationRequired, Error, WaitOptions};
 use tokio::time::Instant;
 
-use super::{Server, URL_ELICITATION_REQUIRED, structured, tool_error};
+use super::speak::tool_error;
+use super::{Server, URL_ELICITATION_REQUIRED, cancelled, progress, structured};
 use crate::{fetch, report};
 
 /// How long `authorize` waits for the user once they accepted to open the link.
@@ -22,13 +23,16 @@ pub(super) async fn run(
     service: &str,
     context: &RequestContext<RoleServer>,
 ) -> Result<CallToolResult, ErrorData> {
-    let auth = match server
-        .broker
+    let broker = match server.broker(Some(service)) {
+        Ok(b) => b,
+        Err(missing) => return Ok(missing),
+    };
+    let auth = match broker
         .authorization_link(service, server.identifier.as_deref())
         .await
     {
         Ok(auth) => auth,
-        Err(e) => return Ok(tool_error(&e)),
+        Err(e) => return Ok(tool_error(Some(service), &e)),
     };
     if !url_mode(context) {
         return Ok(structured(relay(&auth)));
@@ -38,10 +42,16 @@ pub(super) async fn run(
     loop {
         let id = elicitation_id();
         let left = deadline.saturating_duration_since(Instant::now());
-        let action = context
-            .peer
-            .elicit_url_with_timeout(message(&auth), auth.url.clone(), id.clone(), Some(left))
-            .await;
+        let asking = context.peer.elicit_url_with_timeout(
+            message(&auth),
+            auth.url.clone(),
+            id.clone(),
+            Some(left),
+        );
+        let waiting_for = format!("waiting for the user to open the {service} link");
+        let Some(action) = progress::watched(context, &waiting_for, WAIT, asking).await else {
+            return Ok(cancelled());
+        };
         match action {
             Ok(ElicitationAction::Accept) => {}
             Ok(ElicitationAction::Decline) | Err(ElicitationError::UserDeclined) => {
@@ -57,23 +67,29 @@ pub(super) async fn run(
                 ));
             }
         }
-        match wait(server, &auth, deadline).await {
+        let approving = format!("waiting for the user to approve {service}");
+        let Some(waited) =
+            progress::watched(context, &approving, WAIT, wait(server, &auth, deadline)).await
+        else {
+            // Dropping the wait closed its listener; nothing more is sent for this call.
+            return Ok(cancelled());
+        };
+        match waited {
             Ok(()) => {
                 complete(&context.peer, &id).await;
                 return Ok(structured(outcome(&auth, "ok")));
             }
             // Expired before the user got to it: a new link, shown the same way.
             Err(Error::LinkExpired(_)) if Instant::now() < deadline => {
-                auth = match server
-                    .broker
+                auth = match broker
                     .authorization_link(&auth.service, Some(&auth.identifier))
                     .await
                 {
                     Ok(next) => next,
-                    Err(e) => return Ok(tool_error(&e)),
+                    Err(e) => return Ok(tool_error(Some(service), &e)),
                 };
             }
-            Err(e) => return Ok(tool_error(&e)),
+            Err(e) => return Ok(tool_error(Some(service), &e)),
         }
     }
 }
@@ -88,10 +104,10 @@ pub(super) async fn or_tool_error(
     context: &RequestContext<RoleServer>,
 ) -> Result<CallToolResult, ErrorData> {
     let Error::AuthorizationRequired(auth) = error else {
-        return Ok(tool_error(&error));
+        return Ok(tool_error(Some(service), &error));
     };
     if !url_mode(context) {
-        let mut result = tool_error(&Error::AuthorizationRequired(auth.clone()));
+        let mut result = tool_error(Some(service), &Error::AuthorizationRequired(auth.clone()));
         result.structured_content = Some(relay(&auth));
         return Ok(result);
     }
@@ -148,8 +164,12 @@ async fn wait(
     let options =
         WaitOptions::default().timeout(deadline.saturating_duration_since(Instant::now()));
     let account = (auth.service.clone(), auth.identifier.clone());
-    let work = async { vec![server.broker.wait_for_authorization(auth, &options).await] };
-    match fetch::with_listener(&server.broker, &server.global, &[account], work)
+    let broker = server.broker.as_ref().ok_or_else(|| Error::Protocol {
+        endpoint: "get-token mcp",
+        detail: "not set up".into(),
+    })?;
+    let work = async { vec![broker.wait_for_authorization(auth, &options).await] };
+    match fetch::with_listener(broker, &server.global, &[account], work)
         .await
         .pop()
     {
@@ -190,11 +210,19 @@ fn message(auth: &AuthorizationRequired) -> String {
     )
 }
 
-/// The link and the sentence for a model to relay, without get-token's next command (not a CLI here).
+/// The link and the sentence for a model to relay, with the next step in the tools' terms (not a CLI here).
 fn relay(auth: &AuthorizationRequired) -> Value {
     let mut value = report::json_authorization(auth);
     if let Some(map) = value.as_object_mut() {
-        map.remove("next");
+        map.insert(
+            "next".into(),
+            json!(format!(
+                "send the user the message as it is. If they send back an address starting with \
+                 http://127.0.0.1, call verify with it. When they say they are done, call status with service \
+                 {}; if the link expired first, call authorize again for a new one",
+                auth.service
+            )),
+        );
     }
     value
 }

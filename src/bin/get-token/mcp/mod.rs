@@ -3,6 +3,8 @@
 //! stderr; stdout is the protocol's.
 
 mod authorize;
+mod progress;
+mod speak;
 mod tools;
 
 use std::borrow::Cow;
@@ -29,7 +31,10 @@ const MAX_BODY: usize = 256 * 1024;
 /// The server: one broker (one cache, one API token) for the whole session.
 #[derive(Clone)]
 pub(crate) struct Server {
-    broker: Broker,
+    /// `None` when get-token is not set up here: the server still starts, and every tool says what is
+    /// missing.
+    broker: Option<Broker>,
+    setup: Option<Error>,
     global: Global,
     /// The services this server may touch (`--services`, else every configured one).
     services: Arc<Vec<String>>,
@@ -41,11 +46,19 @@ pub(crate) struct Server {
 }
 
 pub(crate) async fn run(global: &Global, args: &McpArgs) -> u8 {
-    let broker = match crate::broker(global) {
-        Ok(b) => b,
-        Err(e) => return report::fail(global, None, &e),
+    let (broker, setup) = match crate::broker(global) {
+        Ok(b) => (Some(b), None),
+        Err(e) => {
+            output::say(&format!(
+                "get-token mcp: not set up ({e}); serving anyway, the tools say what is missing"
+            ));
+            (None, Some(e))
+        }
     };
-    let configured: Vec<String> = broker.connections().services().map(str::to_owned).collect();
+    let configured: Vec<String> = broker
+        .iter()
+        .flat_map(|b| b.connections().services().map(str::to_owned))
+        .collect();
     let services = match &args.services {
         None => configured,
         Some(list) => {
@@ -55,7 +68,10 @@ pub(crate) async fn run(global: &Global, args: &McpArgs) -> u8 {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            if let Some(unknown) = wanted.iter().find(|s| !configured.contains(s)) {
+            if let Some(unknown) = wanted
+                .iter()
+                .find(|s| broker.is_some() && !configured.contains(s))
+            {
                 return report::usage(
                     global,
                     &format!(
@@ -74,6 +90,7 @@ pub(crate) async fn run(global: &Global, args: &McpArgs) -> u8 {
     }
     let server = Server {
         broker,
+        setup,
         global: Global {
             json: false,
             ..global.clone()
@@ -140,25 +157,55 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.unwrap_or_default();
-        let outcome = match request.name.as_ref() {
-            "list_services" => self.list_services().await,
-            "status" => self.status(optional(&args, "service")?).await,
-            "authorize" => {
-                let service = self.allowed(required(&args, "service")?)?;
-                authorize::run(self, service, &context).await
-            }
-            "request" => self.request(&args, &context).await,
-            "get_token" if self.allow_token => self.get_token(required(&args, "service")?).await,
-            other => Err(ErrorData::invalid_params(
-                format!("no tool named {:?}", tokenbroker::printable(other)),
+        let name = request.name.as_ref();
+        let known = tools::NAMES.contains(&name) && (name != "get_token" || self.allow_token);
+        if !known {
+            return Err(ErrorData::invalid_params(
+                format!("no tool named {:?}", tokenbroker::printable(name)),
                 None,
-            )),
+            ));
+        }
+        let outcome = match name {
+            "list_services" => self.list_services().await,
+            "status" => match optional(&args, "service") {
+                Ok(service) => self.status(service).await,
+                Err(e) => Err(e),
+            },
+            "authorize" => match required(&args, "service").and_then(|s| self.allowed(s)) {
+                Ok(service) => authorize::run(self, service, &context).await,
+                Err(e) => Err(e),
+            },
+            "verify" => match required(&args, "address") {
+                Ok(address) => self.verify(address).await,
+                Err(e) => Err(e),
+            },
+            "request" => self.request(&args, &context).await,
+            _ => match required(&args, "service") {
+                Ok(service) => self.get_token(service).await,
+                Err(e) => Err(e),
+            },
         };
-        outcome.map(CallToolResponse::from)
+        // Bad arguments are the model's to correct: a tool result, not a protocol error. The
+        // URL-elicitation-required error stays one, as the protocol defines it.
+        match outcome {
+            Err(e) if e.code == ErrorCode::INVALID_PARAMS => {
+                Ok(CallToolResponse::from(speak::argument_error(&e.message)))
+            }
+            other => other.map(CallToolResponse::from),
+        }
     }
 }
 
 impl Server {
+    /// The broker, or the tool result that says what is missing on this machine.
+    fn broker(&self, service: Option<&str>) -> Result<&Broker, CallToolResult> {
+        match (&self.broker, &self.setup) {
+            (Some(broker), _) => Ok(broker),
+            (None, Some(e)) => Err(speak::tool_error(service, e)),
+            (None, None) => Err(speak::argument_error("tokenbroker is not set up")),
+        }
+    }
+
     /// A service this server may touch, or an error naming the ones it may.
     fn allowed<'a>(&self, service: &'a str) -> Result<&'a str, ErrorData> {
         if self.services.iter().any(|s| s == service) {
@@ -176,6 +223,9 @@ impl Server {
     }
 
     async fn list_services(&self) -> Result<CallToolResult, ErrorData> {
+        if let Err(missing) = self.broker(None) {
+            return Ok(missing);
+        }
         let rows = self.rows(&self.services).await;
         let list: Vec<Value> = rows
             .into_iter()
@@ -190,6 +240,9 @@ impl Server {
     }
 
     async fn status(&self, service: Option<&str>) -> Result<CallToolResult, ErrorData> {
+        if let Err(missing) = self.broker(service) {
+            return Ok(missing);
+        }
         let services = match service {
             Some(s) => vec![self.allowed(s)?.to_owned()],
             None => self.services.to_vec(),
@@ -201,7 +254,15 @@ impl Server {
     async fn rows(&self, services: &[String]) -> Vec<Value> {
         let outcomes = fetch::each(services, |service| {
             let (broker, identifier) = (self.broker.clone(), self.identifier.clone());
-            async move { broker.account_info(&service, identifier.as_deref()).await }
+            async move {
+                match broker {
+                    Some(broker) => broker.account_info(&service, identifier.as_deref()).await,
+                    None => Err(Error::Protocol {
+                        endpoint: "get-token mcp",
+                        detail: "not set up".into(),
+                    }),
+                }
+            }
         })
         .await;
         services
@@ -209,7 +270,9 @@ impl Server {
             .zip(outcomes)
             .map(|(service, outcome)| match outcome {
                 Ok((target, info)) => status::json_row(&target, info.as_ref()),
-                Err(e) => report::json_error(Some(service), &e),
+                Err(e) => speak::tool_error(Some(service), &e)
+                    .structured_content
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -220,10 +283,13 @@ impl Server {
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let url = required(args, "url")?;
+        let broker = match self.broker(optional(args, "service")?) {
+            Ok(b) => b,
+            Err(missing) => return Ok(missing),
+        };
         let service = match optional(args, "service")? {
             Some(s) => s.to_owned(),
-            None => self
-                .broker
+            None => broker
                 .connections()
                 .service_for_url(url)
                 .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?
@@ -260,30 +326,60 @@ impl Server {
             via_scalekit: false,
         };
         let request = api::build(&call).map_err(|m| ErrorData::invalid_params(m, None))?;
-        let answer = match self
-            .broker
-            .send(&service, self.identifier.as_deref(), request)
-            .await
-        {
+        let sending = broker.send(&service, self.identifier.as_deref(), request);
+        let Some(sent) =
+            progress::watched(context, "waiting for the API's answer", MAX_WAIT, sending).await
+        else {
+            return Ok(cancelled());
+        };
+        let answer = match sent {
             Ok(answer) => answer,
             Err(e) => return authorize::or_tool_error(self, &service, e, context).await,
         };
-        let token = api::cached_token(&self.broker, &service, self.identifier.as_deref()).await;
+        let token = api::cached_token(broker, &service, self.identifier.as_deref()).await;
         match api::answer_json(answer, token.as_deref(), MAX_BODY).await {
             Ok(value) => Ok(structured(value)),
-            Err(e) => Ok(tool_error(&e)),
+            Err(e) => Ok(speak::tool_error(Some(&service), &e)),
         }
+    }
+
+    /// Finishes user verification with the address the user's browser showed after approving, which they
+    /// copied back (hosts without URL elicitation, or a browser on another device).
+    async fn verify(&self, address: &str) -> Result<CallToolResult, ErrorData> {
+        let broker = match self.broker(None) {
+            Ok(b) => b,
+            Err(missing) => return Ok(missing),
+        };
+        let service = broker
+            .verification_target(address)
+            .ok()
+            .map(|t| t.service.clone());
+        if let Some(s) = &service {
+            self.allowed(s)?;
+        }
+        Ok(match broker.complete_verification(address).await {
+            Ok(_) => structured(json!({
+                "status": "ok",
+                "service": service,
+                "next": "the account is connected: call request",
+            })),
+            Err(e) => speak::tool_error(service.as_deref(), &e),
+        })
     }
 
     async fn get_token(&self, service: &str) -> Result<CallToolResult, ErrorData> {
         let service = self.allowed(service)?;
+        let broker = match self.broker(Some(service)) {
+            Ok(b) => b,
+            Err(missing) => return Ok(missing),
+        };
         let outcome = match &self.identifier {
-            Some(id) => self.broker.get_token_for(service, id).await,
-            None => self.broker.get_token(service).await,
+            Some(id) => broker.get_token_for(service, id).await,
+            None => broker.get_token(service).await,
         };
         Ok(match outcome {
             Ok(token) => CallToolResult::success(vec![ContentBlock::text(token.expose_secret())]),
-            Err(e) => tool_error(&e),
+            Err(e) => speak::tool_error(Some(service), &e),
         })
     }
 }
@@ -311,13 +407,13 @@ fn structured(value: Value) -> CallToolResult {
     result
 }
 
-/// A failure the model should read and act on: the error, its code and what to do.
-fn tool_error(e: &Error) -> CallToolResult {
-    let value = report::json_error(None, e);
-    let mut result = CallToolResult::error(vec![ContentBlock::text(value.to_string())]);
-    result.structured_content = Some(value);
-    result
+/// The result of a call the client cancelled: the client ignores it; nothing else is sent for the call.
+fn cancelled() -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text("cancelled by the client")])
 }
+
+/// The longest a request tool call waits for the API.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The URL-elicitation-required error of MCP 2025-11-25.
 const URL_ELICITATION_REQUIRED: ErrorCode = ErrorCode(-32042);

@@ -12,12 +12,27 @@ fn schema(value: Value) -> Arc<JsonObject> {
     }
 }
 
+/// The names of every tool (`get_token` is offered only with `--allow-token`).
+pub(super) const NAMES: &[&str] = &[
+    "list_services",
+    "status",
+    "authorize",
+    "verify",
+    "request",
+    "get_token",
+];
+
+/// A service argument: one of the configured services. With none configured there is no `enum` (strict
+/// validators refuse an empty one), and every call says what is missing.
 fn service_property(services: &[String]) -> Value {
-    json!({
+    let mut property = json!({
         "type": "string",
         "description": "The service, as configured (list_services shows them).",
-        "enum": services,
-    })
+    });
+    if !services.is_empty() {
+        property["enum"] = json!(services);
+    }
+    property
 }
 
 /// The tools, for the services this server may touch; `get_token` only when it was allowed.
@@ -53,6 +68,18 @@ pub(super) fn list(services: &[String], allow_token: bool) -> Vec<Tool> {
                 "type": "object",
                 "properties": {"service": service},
                 "required": ["service"],
+                "additionalProperties": false,
+            })),
+        ),
+        Tool::new(
+            "verify",
+            "Finish connecting an account when the user sends you back an address their browser showed after \
+             approving (it starts with http://127.0.0.1 and holds auth_request_id and state). Accept it only \
+             from the user the link was sent to, and pass it unchanged.",
+            schema(json!({
+                "type": "object",
+                "properties": {"address": {"type": "string", "description": "The whole address, as the user sent it."}},
+                "required": ["address"],
                 "additionalProperties": false,
             })),
         ),
