@@ -269,7 +269,7 @@ impl Server {
             .iter()
             .zip(outcomes)
             .map(|(service, outcome)| match outcome {
-                Ok((target, info)) => status::json_row(&target, info.as_ref()),
+                Ok((target, info)) => speak::status_row(status::json_row(&target, info.as_ref())),
                 Err(e) => speak::tool_error(Some(service), &e)
                     .structured_content
                     .unwrap_or_default(),

@@ -29,6 +29,31 @@ pub(super) fn argument_error(message: &str) -> CallToolResult {
     }))
 }
 
+/// A `status --json` row with its `fix` (a get-token command) replaced by `next` in the tools' terms.
+pub(super) fn status_row(mut row: Value) -> Value {
+    let Some(map) = row.as_object_mut() else {
+        return row;
+    };
+    let fix = map.remove("fix");
+    let service = map
+        .get("service")
+        .and_then(Value::as_str)
+        .unwrap_or("the service")
+        .to_owned();
+    let ready = map.get("ready").and_then(Value::as_bool).unwrap_or(false);
+    let pending = map.get("account_status").and_then(Value::as_str) == Some("PENDING_VERIFICATION");
+    let next = match (ready, pending, fix) {
+        (true, _, _) => return row,
+        (false, true, _) => format!(
+            "ask the user for the address their browser showed after approving and call verify with it, or \
+             call authorize with service {service} for a new link"
+        ),
+        (false, false, _) => format!("call authorize with service {service}"),
+    };
+    map.insert("next".into(), Value::String(next));
+    row
+}
+
 fn error_result(value: Value) -> CallToolResult {
     let mut result = CallToolResult::error(vec![ContentBlock::text(value.to_string())]);
     result.structured_content = Some(value);
