@@ -8,6 +8,7 @@ mod api;
 mod args;
 mod colour;
 mod complete;
+mod conceal;
 mod config;
 mod doctor;
 mod exec;
