@@ -83,20 +83,22 @@ pub(crate) fn say(text: &str) {
 
 impl Global {
     /// The options that say where this run's configuration is, as words for a command line to suggest or
-    /// write down (`--connections PATH`, `--env-file PATH`).
+    /// write down (`--connections PATH`, `--env-file PATH`). Paths are made absolute: a relative one would
+    /// be read from wherever the line runs later (git runs its helper in each repository, which could then
+    /// supply its own configuration).
     pub(crate) fn config_options(&self) -> Vec<String> {
         let mut words = Vec::new();
-        if let Some(p) = &self.connections {
-            words.push(format!(
-                "--connections {}",
-                shell_quote(&p.display().to_string())
-            ));
-        }
-        if let Some(p) = &self.env_file {
-            words.push(format!(
-                "--env-file {}",
-                shell_quote(&p.display().to_string())
-            ));
+        for (option, path) in [
+            ("--connections", &self.connections),
+            ("--env-file", &self.env_file),
+        ] {
+            if let Some(p) = path {
+                let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                words.push(format!(
+                    "{option} {}",
+                    shell_quote(&p.display().to_string())
+                ));
+            }
         }
         words
     }
