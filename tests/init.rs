@@ -321,3 +321,28 @@ fn a_typed_secret_is_not_echoed_when_stderr_is_redirected() {
     assert!(!transcript.contains(&emu.client_secret()), "{transcript}");
     assert!(env_file(&cli).exists());
 }
+
+/// Review 2, L-H: connection names come from the environment (untrusted): the suggested `config add` line
+/// quotes them, and a name a shell would read as commands runs nothing when the line is run.
+#[test]
+fn hostile_connection_names_are_quoted_in_the_suggested_commands() {
+    let cli = Cli::new();
+    let marker = cli.cwd().join("pwned-by-init");
+    let hostile = format!("crm;{{touch,{}}};#", marker.display());
+    let emu = emulator().connection(&hostile).spawn().unwrap();
+    let run = init(&cli, &emu, &[], &emu.client_secret());
+    assert_eq!(run.code, 0, "{run:?}");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("config add") && l.contains("crm"))
+        .unwrap_or_else(|| panic!("{run:?}"));
+    let command = &line[line.find("config add").unwrap()..];
+    let shell = Cli::new();
+    let ran = shell.run_program("bash", &["-c", &format!("true {command}")]);
+    assert_eq!(ran.code, 0, "{line}: {ran:?}");
+    assert!(
+        !marker.exists(),
+        "the suggested line ran part of the name: {line}"
+    );
+}

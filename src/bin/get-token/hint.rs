@@ -3,7 +3,7 @@
 
 use tokenbroker::{ConfigError, CredentialsError, Error, VerificationError};
 
-use crate::report;
+use crate::{output, report};
 
 /// The hint for an error, as a get-token user would act on it.
 pub(crate) fn hint(error: &Error) -> String {
@@ -44,10 +44,13 @@ pub(crate) fn hint(error: &Error) -> String {
             suggestion,
             ..
         } => {
-            let name = suggestion.as_deref().unwrap_or("CONNECTION_NAME");
+            let name = suggestion
+                .as_deref()
+                .map_or_else(|| "CONNECTION_NAME".into(), output::shell_word);
             format!(
-                "correct the connection name: {run} config add {service} {name} (the environment's names are \
-                 in the Scalekit dashboard under Agent Auth > Connections)"
+                "correct the connection name: {run} config add {} {name} (the environment's names are \
+                 in the Scalekit dashboard under Agent Auth > Connections)",
+                output::shell_word(service)
             )
         }
         Error::Config(ConfigError::ConnectionsNotFound { .. }) => format!(
@@ -55,8 +58,9 @@ pub(crate) fn hint(error: &Error) -> String {
         ),
         Error::Config(ConfigError::UnknownService { service, .. }) => format!(
             "check the name against the configured ones ({run} config list); to add it: {run} config add \
-             {service} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \
-             Connections)"
+             {} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \
+             Connections)",
+            output::shell_word(service)
         ),
         Error::Config(ConfigError::Unwritable { .. }) => {
             "check that the directory exists and is writable, or pass --connections PATH".into()

@@ -289,8 +289,9 @@ fn offer(
     for c in fresh {
         let service = service_name(&c.name, &configured, &added);
         let command = format!(
-            "{} config add {service} {}",
+            "{} config add {} {}",
             report::invocation(),
+            output::shell_word(&service),
             output::shell_quote(&c.name)
         );
         let add = args.add_connections
@@ -327,7 +328,8 @@ fn offer(
 }
 
 /// A service name for a connection: its name before the first `_` (gmail_u3134a → gmail), unless taken
-/// or not a valid service name; then the whole name.
+/// or not a valid service name; then the whole name, with every character a service name cannot have
+/// (the list comes from Scalekit, untrusted) made `_`; `SERVICE` when even that is not valid.
 fn service_name(connection: &str, configured: &Connections, added: &[String]) -> String {
     let short: String = connection
         .split(['_', ' ', ':'])
@@ -337,9 +339,20 @@ fn service_name(connection: &str, configured: &Connections, added: &[String]) ->
     let free = |name: &str| configured.get(name).is_err() && !added.iter().any(|a| a == name);
     let valid = |name: &str| Connections::new().with(name, Connection::new("x")).is_ok();
     if !short.is_empty() && free(&short) && valid(&short) {
-        short
+        return short;
+    }
+    let whole: String = connection
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    if valid(&whole) {
+        whole
     } else {
-        connection.to_ascii_lowercase().replace([' ', ':'], "_")
+        "SERVICE".into()
     }
 }
 
@@ -373,5 +386,11 @@ mod tests {
             service_name("gmail_work", &none, &["gmail".into()]),
             "gmail_work"
         );
+        // Review 2, L-H: a hostile name from the environment's list never becomes shell syntax.
+        assert_eq!(
+            service_name("crm;{touch,/tmp/x};#", &none, &[]),
+            "crm__touch__tmp_x___"
+        );
+        assert_eq!(service_name(";;", &none, &[]), "SERVICE");
     }
 }

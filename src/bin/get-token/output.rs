@@ -204,6 +204,21 @@ pub(crate) fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// `value` as one word of a suggested command line: as it is when every character is one no shell treats
+/// specially (a service name, `gmail_u3134a`), else [`shell_quote`]d. Names from Scalekit or the command
+/// line go through this, so a copied or agent-run line never runs part of a name.
+pub(crate) fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | '/' | ':' | ',')
+        });
+    if plain {
+        value.to_owned()
+    } else {
+        shell_quote(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +230,10 @@ mod tests {
         assert_eq!(env_name("x.y"), "X_Y_TOKEN");
         assert_eq!(env_name("9lives"), "_9LIVES_TOKEN");
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_word("gmail_u3134a"), "gmail_u3134a");
+        assert_eq!(shell_word("crm;{touch,x};#"), "'crm;{touch,x};#'");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word(""), "''");
         let services = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(distinct_env_names(&services(&["gmail", "slack", "gmail"])).is_ok());
         let e = distinct_env_names(&services(&["x.y", "x-y"])).unwrap_err();
