@@ -119,33 +119,12 @@ impl ConnectionsFile {
         private_dir(&dir)
             .map_err(|e| self.unwritable(format!("cannot create {}: {e}", dir.display())))?;
         shared_directory(&dir).map_err(|detail| self.unwritable(detail))?;
-        let lock = target.lock(&dir)?;
+        let lock =
+            super::lock::lock(&dir, &target.path).map_err(|detail| self.unwritable(detail))?;
         target.remove_stale_temps(&dir);
         let result = work(&target, &dir);
         drop(lock);
         result
-    }
-
-    /// An exclusive lock on the directory itself (unix): nothing is left behind, and there is no file name
-    /// for anyone to plant a symlink at. Elsewhere, a sibling `NAME.lock` opened without following links.
-    fn lock(&self, dir: &Path) -> Result<File, ConfigError> {
-        #[cfg(unix)]
-        let (file, what) = (File::open(dir), dir.to_owned());
-        #[cfg(not(unix))]
-        let (file, what) = {
-            let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-            let lock_path = dir.join(format!("{name}.lock"));
-            let mut options = OpenOptions::new();
-            options.create(true).truncate(false).write(true);
-            no_follow(&mut options);
-            (options.open(&lock_path), lock_path)
-        };
-        let file = file.map_err(|e| {
-            self.unwritable(format!("cannot open {} to lock it: {e}", what.display()))
-        })?;
-        file.lock()
-            .map_err(|e| self.unwritable(format!("cannot lock {}: {e}", what.display())))?;
-        Ok(file)
     }
 
     /// Replaces the file by renaming a fully written, synced temporary file over it; `keep_permissions`
@@ -266,7 +245,7 @@ pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn no_follow(options: &mut OpenOptions) {
+pub(super) fn no_follow(options: &mut OpenOptions) {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
     #[cfg(not(unix))]

@@ -6,6 +6,7 @@ mod dotenv;
 mod file;
 mod hosts;
 mod identifier;
+mod lock;
 pub(crate) mod names;
 pub(crate) mod read;
 mod setup;
