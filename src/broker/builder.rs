@@ -46,6 +46,7 @@ pub struct Builder {
     connect_timeout: Option<Duration>,
     user_verify_url: Option<url::Url>,
     default_user_verify_url: Option<url::Url>,
+    used_states: Option<PathBuf>,
     observer: Option<crate::observe::Observer>,
 }
 
@@ -127,6 +128,15 @@ impl Builder {
     /// gives one (`get-token` passes its loopback listener's address).
     pub fn default_user_verify_url(mut self, url: url::Url) -> Self {
         self.default_user_verify_url = Some(url);
+        self
+    }
+
+    /// A file where [`Broker::complete_verification`] remembers the states it used (a hash of each, no
+    /// secret; 0600 in a 0700 directory), so that each verification address completes a flow once, across
+    /// processes. Default: none (a state can be used again while it is valid). `get-token` keeps it in its
+    /// configuration directory.
+    pub fn used_states_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.used_states = Some(path.into());
         self
     }
 
@@ -229,6 +239,9 @@ impl Builder {
         Ok(Broker {
             inner: Arc::new(Inner {
                 verify_url,
+                used_states: self
+                    .used_states
+                    .map(crate::verification::used::UsedStates::new),
                 state_key,
                 client: Client::new(http, credentials, timeout, self.observer),
                 connections,

@@ -209,6 +209,39 @@ pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), ConfigErr
     ConnectionsFile::new(path).locked(|target, dir| target.replace(dir, bytes, false))
 }
 
+/// Reads `path` (missing: empty; more than `cap` bytes, or not a regular file: refused) and replaces it with
+/// what `change` makes of it (`None`: left as it is), all under the directory's lock and written as
+/// [`replace_private`] writes: for a small private record that several processes update.
+pub(crate) fn update_private<T>(
+    path: &Path,
+    cap: u64,
+    change: impl FnOnce(&[u8]) -> (Option<Vec<u8>>, T),
+) -> Result<T, ConfigError> {
+    ConnectionsFile::new(path).locked(|target, dir| {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        no_follow(&mut options);
+        let mut old = Vec::new();
+        match options.open(&target.path) {
+            Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, cap + 1), &mut old)
+                    .map_err(|e| target.unwritable(e.to_string()))?;
+            }
+            Ok(_) => return Err(target.unwritable("it is not a regular file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(target.unwritable(e.to_string())),
+        }
+        if old.len() as u64 > cap {
+            return Err(target.unwritable(format!("it is larger than {cap} bytes")));
+        }
+        let (new, out) = change(&old);
+        if let Some(bytes) = new {
+            target.replace(dir, &bytes, false)?;
+        }
+        Ok(out)
+    })
+}
+
 /// A directory that other users can write to, without the sticky bit that stops them renaming or deleting
 /// other people's files, is refused: they could swap the file or its temporary under the writer.
 fn shared_directory(dir: &Path) -> Result<(), String> {

@@ -22,13 +22,21 @@ pub(crate) fn hint(error: &Error) -> String {
              identifier (--identifier ID)"
                 .into()
         }
+        Error::Verification(VerificationError::PortTaken { .. }) => format!(
+            "choose a free port for every get-token command of this user: {run} --verify-port PORT (or set \
+             TOKENBROKER_VERIFY_PORT), and ask who runs the program on this one"
+        ),
+        Error::Verification(VerificationError::OtherFlow { .. }) => format!(
+            "see which accounts are connected ({run} status), disconnect any you did not approve yourself \
+             ({run} disconnect SERVICE), then authorize again: {run} authorize SERVICE --wait"
+        ),
         Error::Verification(VerificationError::Refused(_)) => format!(
             "check that the account was approved with a link from this installation, then authorize again: \
              {run} authorize SERVICE --wait"
         ),
         Error::Verification(_) => format!(
             "authorize again for a new link ({run} authorize SERVICE), and pass on the address the browser \
-             shows after approving, unchanged: {run} verify 'ADDRESS'"
+             shows after approving, unchanged, on stdin: {run} verify -"
         ),
         Error::WaitTimedOut {
             service,

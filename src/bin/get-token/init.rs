@@ -210,7 +210,7 @@ fn prompt_secret(has_saved: bool) -> Result<Zeroizing<String>, String> {
 }
 
 /// One line, at most [`MAX_LINE`] bytes, without its line break; the buffer is zeroed when dropped.
-fn read_line(input: impl BufRead) -> std::io::Result<Zeroizing<String>> {
+pub(crate) fn read_line(input: impl BufRead) -> std::io::Result<Zeroizing<String>> {
     let mut bytes = Zeroizing::new(Vec::new());
     input
         .take(MAX_LINE as u64 + 1)
