@@ -176,3 +176,27 @@ fn two_waits_on_one_machine_do_not_steal_each_others_redirects() {
     assert!(first.is_running());
     first.kill();
 }
+
+/// Review 2, L-B: a state seen once (a chat, a browser's history) sent with a bogus `auth_request_id` does
+/// not end the wait, nor burn the state: the real redirect still completes it.
+#[test]
+fn a_replayed_state_with_a_bogus_request_id_neither_ends_the_wait_nor_burns_the_state() {
+    let emu = custom();
+    let (cli, _) = cli(&emu);
+    let mut running = cli.spawn(&["--wait=30", "gmail"]);
+    let link = link_in(&running.stderr_line_with("/magic/"));
+    let url = redirect(emu.click_approve(&link, true));
+    let bogus = format!(
+        "{}auth_request_id=ar_bogus&state={}",
+        &url[..url.find("auth_request_id=").unwrap()],
+        url.split("state=").nth(1).unwrap()
+    );
+    let (_, page) = browse(&bogus);
+    assert!(page.contains("not connected"), "{page}");
+    running.stderr_line_with("expired or was already used");
+    assert!(running.is_running(), "the wait goes on");
+    let (status, _) = browse(&url);
+    assert!(status.contains("200"), "{status}");
+    let run = running.finish();
+    assert_eq!(run.code, 0, "{run:?}");
+}

@@ -342,7 +342,7 @@ fn proxies_from_env(var: impl Fn(&str) -> Option<String>) -> Vec<reqwest::Proxy>
     };
     let all = first(&["ALL_PROXY", "all_proxy"]);
     let exempt = format!(
-        "{},localhost,127.0.0.0/8,::1",
+        "{},localhost,127.0.0.0/8,::1,[::1]",
         first(&["NO_PROXY", "no_proxy"]).unwrap_or_default()
     );
     let mut proxies = Vec::new();

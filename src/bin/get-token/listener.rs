@@ -113,7 +113,8 @@ async fn handle(mut stream: TcpStream, broker: &Broker, host: &str) -> Handled {
         respond(&mut stream, "400 Bad Request", "Not understood", text, None).await;
         return Handled::Ignored;
     };
-    if sent_host != host {
+    // A browser leaves out the port only when it is HTTP's default.
+    if sent_host != host && !(host == "127.0.0.1:80" && sent_host == "127.0.0.1") {
         respond(
             &mut stream,
             "400 Bad Request",
