@@ -44,7 +44,7 @@ async fn first_use_creates_the_account_and_gives_a_link_with_its_expiry() {
         (85..=90).contains(&left),
         "the expiry comes from the answer, not a constant: {left}"
     );
-    assert!(auth.message().contains(auth.url.as_str()) && auth.message().contains("expires at"));
+    assert!(auth.message().contains(auth.url.as_str()) && auth.message().contains("(until "));
     assert_eq!(
         emu.status(GMAIL, IDENTIFIER).as_deref(),
         Some("PENDING_AUTH")

@@ -98,7 +98,7 @@ fn authorize_gives_a_link_even_for_an_active_account_and_can_wait_for_it() {
     let run = cli.run(&["authorize", "gmail"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.starts_with(&format!("{}/magic/", emu.url())));
-    assert!(run.stderr.contains("expires at"), "{}", run.stderr);
+    assert!(run.stderr.contains("(until "), "{}", run.stderr);
 
     let run = cli.run(&["authorize", "gmail", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

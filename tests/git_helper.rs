@@ -214,6 +214,38 @@ fn setup_git_writes_the_helper_for_the_services_git_hosts() {
     assert_eq!(cli.run(&["setup-git", "--host", "bad host!"]).code, 2);
 }
 
+/// Review 2, L-F: a relative `--connections` or `--env-file` written into the global git configuration would
+/// be read from each repository git runs the helper in; the helper line names absolute paths.
+#[test]
+fn setup_git_writes_absolute_configuration_paths() {
+    let (_emu, cli) = setup("");
+    let gitconfig = cli.home.path().join("gitconfig");
+    let cli = cli.var("GIT_CONFIG_GLOBAL", &gitconfig.display().to_string());
+    std::fs::copy(
+        cli.config_dir().join("connections.json"),
+        cli.cwd().join("conn-rel.json"),
+    )
+    .unwrap();
+    let run = cli.run(&["--connections", "conn-rel.json", "setup-git"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (_, values, _) = git(
+        &cli,
+        &[
+            "config",
+            "--global",
+            "--get-all",
+            "credential.https://github.com.helper",
+        ],
+        "",
+    );
+    let absolute = cli.cwd().join("conn-rel.json").display().to_string();
+    assert!(
+        values.contains(&format!("--connections '{absolute}'")),
+        "{values}"
+    );
+    assert!(!values.contains("'conn-rel.json'"), "{values}");
+}
+
 /// A smart-HTTP git server on 127.0.0.1 (git http-backend behind a small Python CGI runner) that answers
 /// 401 unless the password is `token`.
 fn git_server(root: &std::path::Path, token: &str) -> (std::process::Child, u16) {

@@ -46,6 +46,7 @@ pub struct Builder {
     connect_timeout: Option<Duration>,
     user_verify_url: Option<url::Url>,
     default_user_verify_url: Option<url::Url>,
+    used_states: Option<PathBuf>,
     observer: Option<crate::observe::Observer>,
 }
 
@@ -127,6 +128,15 @@ impl Builder {
     /// gives one (`get-token` passes its loopback listener's address).
     pub fn default_user_verify_url(mut self, url: url::Url) -> Self {
         self.default_user_verify_url = Some(url);
+        self
+    }
+
+    /// A file where [`Broker::complete_verification`] remembers the states it used (a hash of each, no
+    /// secret; 0600 in a 0700 directory), so that each verification address completes a flow once, across
+    /// processes. Default: none (a state can be used again while it is valid). `get-token` keeps it in its
+    /// configuration directory.
+    pub fn used_states_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.used_states = Some(path.into());
         self
     }
 
@@ -229,6 +239,9 @@ impl Builder {
         Ok(Broker {
             inner: Arc::new(Inner {
                 verify_url,
+                used_states: self
+                    .used_states
+                    .map(crate::verification::used::UsedStates::new),
                 state_key,
                 client: Client::new(http, credentials, timeout, self.observer),
                 connections,
@@ -302,15 +315,56 @@ fn timeout_from(sources: &Sources) -> Result<Option<Duration>, Error> {
 
 fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
     // No overall timeout here: the client gives each call a deadline that spans its retries.
-    let builder = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("tokenbroker/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout);
+        .connect_timeout(connect_timeout)
+        .no_proxy();
+    for proxy in proxies_from_env(|name| std::env::var(name).ok()) {
+        builder = builder.proxy(proxy);
+    }
     builder.build().map_err(|e| Error::Unavailable {
         url: String::new(),
         detail: format!("the HTTP client could not be set up: {e}"),
         source: Some(Arc::new(e)),
     })
+}
+
+/// The proxies the environment names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, either case),
+/// as reqwest would use them, except that a loopback destination never goes through one: plain http is
+/// allowed only there because it stays on the machine, and a proxy would carry the token or the client
+/// secret off it in clear text. `HTTP_PROXY` is ignored under CGI (`REQUEST_METHOD` set: "httpoxy").
+fn proxies_from_env(var: impl Fn(&str) -> Option<String>) -> Vec<reqwest::Proxy> {
+    let first = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| var(n).filter(|v| !v.trim().is_empty()))
+    };
+    let cgi = var("REQUEST_METHOD").is_some();
+    let http = if cgi {
+        first(&["http_proxy"])
+    } else {
+        first(&["HTTP_PROXY", "http_proxy"])
+    };
+    let all = first(&["ALL_PROXY", "all_proxy"]);
+    let exempt = format!(
+        "{},localhost,127.0.0.0/8,::1,[::1]",
+        first(&["NO_PROXY", "no_proxy"]).unwrap_or_default()
+    );
+    let mut proxies = Vec::new();
+    for (url, make) in [
+        (
+            first(&["HTTPS_PROXY", "https_proxy"]).or_else(|| all.clone()),
+            reqwest::Proxy::https as fn(String) -> reqwest::Result<reqwest::Proxy>,
+        ),
+        (http.or(all), reqwest::Proxy::http),
+    ] {
+        // An unusable proxy setting is ignored, as reqwest ignores it.
+        if let Some(proxy) = url.and_then(|u| make(u).ok()) {
+            proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&exempt)));
+        }
+    }
+    proxies
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ struct Inner {
     client: Client,
     /// Where Scalekit sends the browser after the user approves, for user verification (Custom mode).
     verify_url: Option<url::Url>,
+    /// Where used verification states are remembered, if anywhere.
+    used_states: Option<crate::verification::used::UsedStates>,
     state_key: StateKey,
     connections: Connections,
     identifier: Option<String>,
@@ -250,6 +252,10 @@ impl Broker {
 
     pub(crate) fn state_key(&self) -> &StateKey {
         &self.inner.state_key
+    }
+
+    pub(crate) fn used_states(&self) -> Option<&crate::verification::used::UsedStates> {
+        self.inner.used_states.as_ref()
     }
 
     /// The `user_verify_url` magic links carry, if any.

@@ -119,33 +119,12 @@ impl ConnectionsFile {
         private_dir(&dir)
             .map_err(|e| self.unwritable(format!("cannot create {}: {e}", dir.display())))?;
         shared_directory(&dir).map_err(|detail| self.unwritable(detail))?;
-        let lock = target.lock(&dir)?;
+        let lock =
+            super::lock::lock(&dir, &target.path).map_err(|detail| self.unwritable(detail))?;
         target.remove_stale_temps(&dir);
         let result = work(&target, &dir);
         drop(lock);
         result
-    }
-
-    /// An exclusive lock on the directory itself (unix): nothing is left behind, and there is no file name
-    /// for anyone to plant a symlink at. Elsewhere, a sibling `NAME.lock` opened without following links.
-    fn lock(&self, dir: &Path) -> Result<File, ConfigError> {
-        #[cfg(unix)]
-        let (file, what) = (File::open(dir), dir.to_owned());
-        #[cfg(not(unix))]
-        let (file, what) = {
-            let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-            let lock_path = dir.join(format!("{name}.lock"));
-            let mut options = OpenOptions::new();
-            options.create(true).truncate(false).write(true);
-            no_follow(&mut options);
-            (options.open(&lock_path), lock_path)
-        };
-        let file = file.map_err(|e| {
-            self.unwritable(format!("cannot open {} to lock it: {e}", what.display()))
-        })?;
-        file.lock()
-            .map_err(|e| self.unwritable(format!("cannot lock {}: {e}", what.display())))?;
-        Ok(file)
     }
 
     /// Replaces the file by renaming a fully written, synced temporary file over it; `keep_permissions`
@@ -230,6 +209,39 @@ pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), ConfigErr
     ConnectionsFile::new(path).locked(|target, dir| target.replace(dir, bytes, false))
 }
 
+/// Reads `path` (missing: empty; more than `cap` bytes, or not a regular file: refused) and replaces it with
+/// what `change` makes of it (`None`: left as it is), all under the directory's lock and written as
+/// [`replace_private`] writes: for a small private record that several processes update.
+pub(crate) fn update_private<T>(
+    path: &Path,
+    cap: u64,
+    change: impl FnOnce(&[u8]) -> (Option<Vec<u8>>, T),
+) -> Result<T, ConfigError> {
+    ConnectionsFile::new(path).locked(|target, dir| {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        no_follow(&mut options);
+        let mut old = Vec::new();
+        match options.open(&target.path) {
+            Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, cap + 1), &mut old)
+                    .map_err(|e| target.unwritable(e.to_string()))?;
+            }
+            Ok(_) => return Err(target.unwritable("it is not a regular file".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(target.unwritable(e.to_string())),
+        }
+        if old.len() as u64 > cap {
+            return Err(target.unwritable(format!("it is larger than {cap} bytes")));
+        }
+        let (new, out) = change(&old);
+        if let Some(bytes) = new {
+            target.replace(dir, &bytes, false)?;
+        }
+        Ok(out)
+    })
+}
+
 /// A directory that other users can write to, without the sticky bit that stops them renaming or deleting
 /// other people's files, is refused: they could swap the file or its temporary under the writer.
 fn shared_directory(dir: &Path) -> Result<(), String> {
@@ -266,7 +278,7 @@ pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn no_follow(options: &mut OpenOptions) {
+pub(super) fn no_follow(options: &mut OpenOptions) {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
     #[cfg(not(unix))]

@@ -10,7 +10,7 @@ struct Api {
     /// Service names (compared without case or punctuation); a connection name starting with the first
     /// one also matches (`gmail_u3134a` is Gmail).
     names: &'static [&'static str],
-    /// `(host, path prefix)`; a host starting with `.` matches any subdomain.
+    /// `(host, path prefix)`, the host compared exactly.
     routes: &'static [(&'static str, &'static str)],
 }
 
@@ -75,10 +75,8 @@ const APIS: &[Api] = &[
         names: &["hubspot"],
         routes: &[("api.hubapi.com", "")],
     },
-    Api {
-        names: &["salesforce"],
-        routes: &[(".my.salesforce.com", "")],
-    },
+    // No Salesforce: every org has its own `*.my.salesforce.com` host, and a pattern for all of them would
+    // send one org's token to any other org's; an entry lists its org's host under "hosts".
     Api {
         names: &["asana"],
         routes: &[("app.asana.com", "/api/")],
@@ -196,7 +194,7 @@ impl Connections {
         }
         let Some(api) = APIS.iter().find(|api| {
             api.routes.iter().any(|(h, prefix)| {
-                port == Some(443) && host_matches(h, host) && parsed.path().starts_with(prefix)
+                port == Some(443) && *h == host && parsed.path().starts_with(prefix)
             })
         }) else {
             return Ok((
@@ -208,11 +206,13 @@ impl Connections {
                 ),
             ));
         };
+        // The connection's provider decides; the service name only when the connection name names none: a
+        // service called `calendar` whose connection is `outlook_cal` is not Google Calendar.
         let by_name = self
             .iter()
-            .filter(|(service, c)| {
-                let (service, connection) = (squash(service), squash(&c.connection_name));
-                api.names.iter().any(|n| service == *n) || connection.starts_with(api.names[0])
+            .filter(|(service, c)| match provider_of(&c.connection_name) {
+                Some(provider) => provider.names[0] == api.names[0],
+                None => api.names.iter().any(|n| squash(service) == *n),
             })
             .map(|(s, _)| s)
             .collect();
@@ -284,11 +284,16 @@ pub(crate) fn host_entry(entry: &str) -> Result<(String, Option<u16>), String> {
     Ok((host.to_owned(), url.port()))
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
-    match pattern.strip_prefix('.') {
-        Some(suffix) => host.ends_with(pattern) && host.len() > suffix.len() + 1,
-        None => host == pattern,
-    }
+/// The API a connection name says it is for: the one with the longest of its names (five letters or more,
+/// so that `docs` or `gcal` are not read into `docsend_1`) starting the name. `gmail_u3134a` is Gmail,
+/// `outlook_cal` Microsoft's.
+fn provider_of(connection: &str) -> Option<&'static Api> {
+    let connection = squash(connection);
+    APIS.iter()
+        .flat_map(|api| api.names.iter().map(move |n| (api, n)))
+        .filter(|(_, n)| n.len() >= 5 && connection.starts_with(*n))
+        .max_by_key(|(_, n)| n.len())
+        .map(|(api, _)| api)
 }
 
 /// Lower case without punctuation: `Google-Calendar` and `google_calendar` are both `googlecalendar`.
@@ -358,7 +363,6 @@ mod tests {
                 "Google-Calendar",
             ),
             ("https://slack.com/api/chat.postMessage", "work-slack"),
-            ("https://acme.my.salesforce.com/services/data", "crm"),
             ("https://API.example.internal./v1", "internal"),
             ("https://api.example.internal:443/v1", "internal"),
             ("http://127.0.0.1:8443/v1", "internal"),
@@ -383,6 +387,11 @@ mod tests {
                 "not a known API host",
             ),
             ("https://my.salesforce.com/", "not a known API host"),
+            // Review 2, L-J: no org's host is every org's.
+            (
+                "https://attacker-org.my.salesforce.com/x",
+                "not a known API host",
+            ),
             ("gmail", "not a valid absolute URL"),
             // The review's H1: curl sends these to evil.test, or in clear text.
             (
@@ -414,5 +423,41 @@ mod tests {
             .service_for_url("https://gmail.googleapis.com/")
             .unwrap_err();
         assert!(e.to_string().contains("gmail, mail2"), "{e}");
+    }
+
+    /// Review 2, L-J: a generic service name does not make another provider's connection Google's.
+    #[test]
+    fn the_connections_provider_decides_over_a_generic_service_name() {
+        let c = Connections::new()
+            .with("calendar", Connection::new("outlook_cal"))
+            .and_then(|c| c.with("docs", Connection::new("notion_docs")))
+            .unwrap();
+        for url in [
+            "https://www.googleapis.com/calendar/v3/calendars",
+            "https://docs.googleapis.com/v1/documents/x",
+        ] {
+            let e = c.service_for_url(url).unwrap_err().to_string();
+            assert!(e.contains("no service is named"), "{url}: {e}");
+        }
+        assert_eq!(
+            c.service_for_url("https://graph.microsoft.com/v1.0/me/calendar")
+                .unwrap(),
+            "calendar"
+        );
+        assert_eq!(
+            c.service_for_url("https://api.notion.com/v1/pages")
+                .unwrap(),
+            "docs"
+        );
+        // A connection name that names no provider leaves it to the service name, as before.
+        let plain = Connections::new()
+            .with("calendar", Connection::new("cal_1"))
+            .unwrap();
+        assert_eq!(
+            plain
+                .service_for_url("https://www.googleapis.com/calendar/v3/x")
+                .unwrap(),
+            "calendar"
+        );
     }
 }

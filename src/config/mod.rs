@@ -6,6 +6,7 @@ mod dotenv;
 mod file;
 mod hosts;
 mod identifier;
+mod lock;
 pub(crate) mod names;
 pub(crate) mod read;
 mod setup;
@@ -26,6 +27,7 @@ pub(crate) fn dotenv_parse(text: &str) -> Result<(), String> {
 }
 pub use credentials::Credentials;
 pub use file::ConnectionsFile;
+pub(crate) use file::update_private;
 pub(crate) use identifier::fallback as fallback_identifier;
 pub use identifier::{DEFAULT_IDENTIFIER, IdentifierSource};
 pub(crate) use sources::Sources;

@@ -59,14 +59,22 @@ impl Credentials {
         })
     }
 
-    /// The same client secret for another environment URL or client ID: `get-token init` keeps the saved
-    /// secret when the user presses Enter at its prompt.
+    /// The same client secret for `env_url` and `client_id`, which must be this set-up's own (the same URL
+    /// once parsed, the same client ID): `get-token init` keeps the saved secret when the user presses Enter
+    /// at its prompt. For any other URL or client ID this is refused, so a saved secret is never sent where
+    /// it was not saved for.
     pub fn with_secret_for(
         &self,
         env_url: &str,
         client_id: &str,
     ) -> Result<Self, CredentialsError> {
-        Self::new(env_url, client_id, self.client_secret().clone())
+        let kept = Self::new(env_url, client_id, self.client_secret().clone())?;
+        if kept.env_url() != self.env_url() || kept.client_id() != self.client_id() {
+            return Err(CredentialsError::SecretNotKept {
+                env_url: self.env_url().as_str().trim_end_matches('/').to_owned(),
+            });
+        }
+        Ok(kept)
     }
 
     /// Whether `other` holds the same environment URL, client ID and client secret.

@@ -189,6 +189,17 @@ pub enum CredentialsError {
         /// What is wrong and what to do.
         reason: String,
     },
+
+    /// The saved client secret was asked for another environment URL or client ID than the ones it was saved
+    /// with: it is never sent anywhere else.
+    #[error(
+        "the saved client secret is kept for {env_url} and its client ID only; type the client secret of the \
+         new environment"
+    )]
+    SecretNotKept {
+        /// The environment URL the secret was saved for.
+        env_url: String,
+    },
 }
 
 fn bullet_list(items: &[String]) -> String {

@@ -88,6 +88,42 @@ pub enum VerificationError {
         reason: String,
     },
 
+    /// The address was already used to complete a verification (each state is used once, across processes).
+    #[error(
+        "this verification address was already used; if the account is not connected yet, authorize again \
+         for a new link"
+    )]
+    AlreadyUsed,
+
+    /// Scalekit accepted the verification, but the account the state names did not become active: the
+    /// `auth_request_id` belonged to another link of the same identifier (another connection), so Scalekit
+    /// connected that account instead. Someone other than the user may have approved it.
+    #[error(
+        "the address finished another connection's flow, not {service}'s: Scalekit verified a different \
+         pending account of {identifier} (the address mixed a state for {service} with another link's \
+         auth_request_id), and {service} is still not connected. Check which accounts are connected and \
+         disconnect any you did not approve yourself"
+    )]
+    OtherFlow {
+        /// The service the state was for.
+        service: String,
+        /// The identifier.
+        identifier: String,
+    },
+
+    /// The loopback port the browser is sent to after approving is held by a program of another local
+    /// user, which would receive the verification (and could show the browser any page): nothing was relayed.
+    #[error(
+        "127.0.0.1:{port}, where the browser is sent after approving, is held by a program of another user \
+         (uid {uid}), which would receive the verification; no link was relayed"
+    )]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// The uid of the program listening there.
+        uid: u32,
+    },
+
     /// Scalekit refused the request for another reason (HTTP 400: no verification pending, ...).
     #[error("Scalekit refused the verification: {0}")]
     Refused(super::ApiError),

@@ -4,6 +4,7 @@
 //! `POST /api/v1/connected_accounts/user/verify`. [`Broker::complete_verification`] is that step.
 
 pub(crate) mod state;
+pub(crate) mod used;
 
 use std::time::SystemTime;
 
@@ -99,14 +100,49 @@ impl Broker {
             .into());
         }
         let target = self.checked_state(state)?;
-        let redirect = self.client().verify_user(&target, auth_request_id).await?;
-        self.forget(&target).await;
+        let used = self.used_states();
+        if let Some(used) = used
+            && !used.claim(state)?
+        {
+            return Err(VerificationError::AlreadyUsed.into());
+        }
+        let outcome = self.verify_and_check(&target, auth_request_id).await;
+        if outcome.is_err()
+            && let Some(used) = used
+        {
+            // Not completed here: the real redirect for this state may still come.
+            used.release(state)?;
+        }
+        let redirect = outcome?;
         Ok(Verified {
             service: target.service,
             connection_name: target.connection_name,
             identifier: target.identifier,
             redirect,
         })
+    }
+
+    /// `/user/verify`, then a look at the account the state names: `/user/verify` carries only the
+    /// `auth_request_id` and the identifier, so a state for one connection with another link's request id
+    /// finishes that other flow; the account must now be active, else [`VerificationError::OtherFlow`].
+    async fn verify_and_check(
+        &self,
+        target: &Target,
+        auth_request_id: &str,
+    ) -> Result<Option<Url>, Error> {
+        let redirect = self.client().verify_user(target, auth_request_id).await?;
+        self.forget(target).await;
+        let (_, info) = self
+            .account_info(&target.service, Some(&target.identifier))
+            .await?;
+        if !info.is_some_and(|i| i.status.is_active()) {
+            return Err(VerificationError::OtherFlow {
+                service: target.service.clone(),
+                identifier: target.identifier.clone(),
+            }
+            .into());
+        }
+        Ok(redirect)
     }
 
     /// The account a state is for, once its MAC (in constant time) and expiry are checked.

@@ -141,8 +141,18 @@ pub(crate) fn parse(state: &str) -> Result<Claims, String> {
     if state.len() > MAX_STATE {
         return Err(malformed());
     }
-    let parts: Vec<&str> = state.split('.').collect();
-    let [VERSION, service, identifier, expires, nonce, mac] = parts[..] else {
+    // From the right: a service name may itself contain `.`, the four fields after it never do.
+    let mut parts = state.rsplitn(5, '.');
+    let (Some(mac), Some(nonce), Some(expires), Some(identifier), Some(head)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(malformed());
+    };
+    let Some((VERSION, service)) = head.split_once('.') else {
         return Err(malformed());
     };
     crate::config::names::check_service(service).map_err(|_| malformed())?;
@@ -228,6 +238,13 @@ mod tests {
         later.expires += 3600;
         assert!(k.check(&later, "gmail_u3134a", now).is_err());
         assert!(state.len() < MAX_STATE);
+        // Review 2, part 4: a service name with a `.` in it (allowed) reads back.
+        let dotted = k
+            .issue("my.mail", "gmail_u3134a", "bob@example.com", now)
+            .unwrap();
+        let claims = parse(&dotted).unwrap();
+        assert_eq!(claims.service, "my.mail");
+        assert!(k.check(&claims, "gmail_u3134a", now).is_ok());
     }
 
     #[test]

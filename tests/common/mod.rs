@@ -2,6 +2,8 @@
 //! and the real `get-token` binary run in a clean environment.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};

@@ -63,8 +63,21 @@ pub(crate) async fn authorize(
     }
 }
 
-/// `get-token verify ADDRESS`: finishes a verification from the address the user copied back.
+/// `get-token verify ADDRESS`: finishes a verification from the address the user copied back; `-` reads it
+/// from the first line of stdin, so an agent never splices text from a chat into a shell line.
 pub(crate) async fn verify(global: &Global, address: &str) -> u8 {
+    let read;
+    let address = if address == "-" {
+        read = match crate::init::read_line(&mut std::io::stdin().lock()) {
+            Ok(line) => line,
+            Err(e) => {
+                return report::usage(global, &format!("cannot read the address from stdin: {e}"));
+            }
+        };
+        read.trim()
+    } else {
+        address
+    };
     let broker = match crate::broker(global) {
         Ok(b) => b,
         Err(e) => return report::fail(global, None, &e),

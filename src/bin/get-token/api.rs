@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokenbroker::{Broker, Error, PATH_ONLY_HOST, printable};
 
 use crate::args::Global;
+use crate::conceal::Concealer;
 use crate::mask::Masker;
 use crate::{exit, output, report};
 
@@ -97,6 +98,12 @@ pub(crate) fn build(call: &Call<'_>) -> Result<Request, String> {
         None if body.is_some() => Method::POST,
         None => Method::GET,
     };
+    // TRACE answers with the request itself, token included; CONNECT opens a tunnel, not an API call.
+    if method == Method::TRACE || method == Method::CONNECT {
+        return Err(format!(
+            "-X {method}: not sent; it would echo the request, token included, or open a tunnel"
+        ));
+    }
     let mut request = Request::new(method, url);
     for header in call.headers {
         let (name, value) = header
@@ -190,13 +197,19 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
             head.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
         }
         head.push('\n');
-        let head = String::from_utf8_lossy(&masked(head.as_bytes(), token)).into_owned();
+        let head = Concealer::new(token).conceal(&head);
         if out.write_all(printable(&head).as_bytes()).is_err() {
             return exit::UNEXPECTED;
         }
     }
-    // The body streams through the same masker `exec` uses, so a token split across chunks is caught too.
-    let mut masker = Masker::new(token.map(str::as_bytes));
+    if let Some(withheld) = withheld(&answer) {
+        global.warn(&withheld);
+        return code;
+    }
+    // The body streams through the same masker `exec` uses, so a token split across chunks is caught too,
+    // in each of its exact encoded forms (a run of it, or a mix of escapes, only in --json).
+    let forms = Concealer::new(token).forms();
+    let mut masker = Masker::new(forms.iter().map(|f| f.as_slice()));
     let mut answer = answer;
     let mut shown = Vec::new();
     loop {
@@ -223,67 +236,83 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
     }
 }
 
-/// The answer as one JSON object (`status`, `headers`, `body`: parsed when it is JSON), with the token
-/// masked after decoding, in every string, headers included: an answer that writes the token with JSON
-/// escapes (`\/`, `\u0065`) would otherwise come out decoded, in clear. A body past `cap` bytes is cut
-/// there (and `truncated` says so).
+/// Why the body is not shown, when it is compressed: get-token asks for no compression, so a compressed
+/// body was asked for (`Accept-Encoding`) or is hostile, and masking cannot see into it.
+fn withheld(answer: &Response) -> Option<String> {
+    let encoding = answer.headers().get(reqwest::header::CONTENT_ENCODING)?;
+    let encoding = String::from_utf8_lossy(encoding.as_bytes());
+    (!encoding.trim().eq_ignore_ascii_case("identity")).then(|| {
+        format!(
+            "the body is not shown: it is compressed (Content-Encoding: {}), so get-token cannot check it for \
+             the token; do not ask for compression (drop Accept-Encoding)",
+            printable(&encoding)
+        )
+    })
+}
+
+/// The answer as one JSON object (`status`, `headers`, `body`: parsed when it is JSON). The token is
+/// concealed before the body is cut at `cap` bytes (`truncated` then says so), in the raw text and in keys
+/// and values once decoded, headers included: see [`Concealer`]. A compressed body is withheld.
 pub(crate) async fn answer_json(
     mut answer: Response,
     token: Option<&str>,
     cap: usize,
 ) -> Result<Value, Error> {
+    let concealer = Concealer::new(token);
     let status = answer.status();
     let headers: serde_json::Map<String, Value> = answer
         .headers()
         .iter()
         .map(|(k, v)| {
-            (
-                k.to_string(),
-                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
+            let value = concealer.conceal(&String::from_utf8_lossy(v.as_bytes()));
+            (concealer.conceal(k.as_str()), Value::String(value))
         })
         .collect();
+    if let Some(withheld) = withheld(&answer) {
+        return Ok(
+            json!({"status": status.as_u16(), "headers": headers, "body": null,
+                         "withheld": withheld}),
+        );
+    }
+    // Read past the cut, so that a token straddling it is seen whole and concealed before the cut.
+    let limit = cap.saturating_add(concealer.reach());
     let mut bytes = Vec::new();
-    let mut truncated = false;
     while let Some(chunk) = answer.chunk().await.map_err(read_failed)? {
-        let room = cap.saturating_sub(bytes.len());
+        let room = limit.saturating_sub(bytes.len());
         bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if chunk.len() > room {
-            truncated = true;
             break;
         }
     }
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    let (text, truncated) = concealer.conceal_cut(&String::from_utf8_lossy(&bytes), cap);
+    let mut body = match truncated {
+        false => serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)),
+        true => Value::String(text),
+    };
+    // Once decoded, a key or value can show an encoding the raw text hid (a `\u0025` before hex digits).
+    conceal_value(&mut body, &concealer);
     let mut value = json!({"status": status.as_u16(), "headers": headers, "body": body});
     if truncated {
         value["truncated"] = Value::Bool(true);
     }
-    mask_strings(&mut value, token);
     Ok(value)
 }
 
-fn mask_strings(value: &mut Value, token: Option<&str>) {
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return;
-    };
+fn conceal_value(value: &mut Value, concealer: &Concealer) {
     match value {
-        Value::String(s) if s.contains(token) => {
-            *s = s.replace(token, &String::from_utf8_lossy(crate::mask::MASK));
+        Value::String(s) => *s = concealer.conceal(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| conceal_value(v, concealer)),
+        Value::Object(map) => {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    conceal_value(&mut v, concealer);
+                    (concealer.conceal(&k), v)
+                })
+                .collect();
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, Some(token))),
-        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, Some(token))),
         _ => {}
     }
-}
-
-/// `bytes` with the token masked, for output that is read whole.
-fn masked(bytes: &[u8], token: Option<&str>) -> Vec<u8> {
-    let mut masker = Masker::new(token.map(str::as_bytes));
-    let mut out = Vec::with_capacity(bytes.len());
-    masker.feed(bytes, &mut out);
-    masker.finish(&mut out);
-    out
 }
 
 fn read_failed(e: reqwest::Error) -> Error {

@@ -307,7 +307,8 @@ pub(crate) enum Command {
     /// (http://127.0.0.1:.../tokenbroker/verify?auth_request_id=...&state=...), when it could not reach this
     /// machine (the user approved on a phone, say) and they copied it back.
     Verify {
-        /// The whole address, quoted.
+        /// The whole address, or `-` to read it from the first line of stdin (the safe form for an agent:
+        /// `printf '%s\n' "$ADDRESS" | get-token verify -`, or a here-document).
         #[arg(value_name = "ADDRESS")]
         address: String,
     },

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use crate::args::{Global, Show, Wait};
 use crate::listener::{self, Listener};
+use crate::port;
 use crate::{output, present, report};
 
 /// At most this many services are worked on at once, whatever connections.json holds: a command must not
@@ -178,8 +179,6 @@ pub(crate) async fn wait_listening(
     })
 }
 
-/// Runs `work` with the loopback listener beside it, when links send the browser there. A verification
-/// that fails at Scalekit (wrong user, flow expired) ends a one-service wait with that failure at once.
 /// The accounts a wait is for, as the listener knows them.
 fn accounts(
     broker: &Broker,
@@ -193,6 +192,13 @@ fn accounts(
         .collect()
 }
 
+/// Runs `work` with the loopback listener beside it, when links send the browser there. A port held by
+/// another user ends the wait before any link is relayed ([`VerificationError::PortTaken`]); one held by
+/// another program of this user (another wait) is taken over when it is free, and meanwhile that wait's
+/// listener completes this one's verification. A verification that fails is said on stderr; the wait goes
+/// on (a replayed address must not end it).
+///
+/// [`VerificationError::PortTaken`]: tokenbroker::VerificationError::PortTaken
 pub(crate) async fn with_listener(
     broker: &Broker,
     global: &Global,
@@ -203,30 +209,53 @@ pub(crate) async fn with_listener(
     if broker.user_verify_url() != Some(&listener::verify_url(port)) {
         return work.await;
     }
-    let listening = match Listener::bind(port).await {
-        Ok(l) => l,
-        Err(e) => {
-            global.tell(&format!(
-                "get-token: cannot listen on 127.0.0.1:{port} ({e}); if the browser shows an address starting \
-                 with http://127.0.0.1:{port} after approving, pass it to `get-token verify`."
-            ));
-            return work.await;
+    // Before any link is relayed: a port another user holds would get the redirect.
+    let first = Listener::bind(port).await;
+    if first.is_err()
+        && let port::Holder::Other(uid) = port::holder(port)
+    {
+        let e = Error::from(tokenbroker::VerificationError::PortTaken { port, uid });
+        return accounts.iter().map(|_| Err(e.clone())).collect();
+    }
+    let failed = |e: &Error| global.tell(&report::describe(None, e));
+    let serve = async {
+        let mut bound = first;
+        let mut told = false;
+        loop {
+            match bound {
+                Ok(listening) => return listening.serve(broker, accounts, failed).await,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    if let port::Holder::Other(uid) = port::holder(port) {
+                        let e = tokenbroker::VerificationError::PortTaken { port, uid };
+                        global.tell(&report::describe(None, &e.into()));
+                        return std::future::pending().await;
+                    }
+                    if !told {
+                        told = true;
+                        global.tell(&format!(
+                            "get-token: another program of yours listens on 127.0.0.1:{port} (another \
+                             get-token wait completes this verification too); this one listens once it ends."
+                        ));
+                    }
+                }
+                Err(e) => {
+                    global.tell(&format!(
+                        "get-token: cannot listen on 127.0.0.1:{port} ({e}); if the browser shows an address \
+                         starting with http://127.0.0.1:{port} after approving, pass it to `get-token verify -`."
+                    ));
+                    return std::future::pending().await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            bound = Listener::bind(port).await;
         }
     };
     tokio::pin!(work);
-    let serve = listening.serve(broker, accounts);
     tokio::pin!(serve);
     tokio::select! {
         results = &mut work => results,
-        failed = &mut serve => match failed {
-            Err(e) if accounts.len() == 1 => vec![Err(e)],
-            Err(e) => {
-                global.tell(&report::describe(None, &e));
-                work.await
-            }
-            // All verified: the polls see the accounts active within a poll interval.
-            Ok(()) => work.await,
-        },
+        // All verified: the polls see the accounts active within a poll interval.
+        () = &mut serve => work.await,
     }
 }
 

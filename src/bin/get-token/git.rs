@@ -123,7 +123,8 @@ fn user_for(host: &str) -> &'static str {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    match host.as_str() {
+    // `github.com.` (the fully qualified form) is the same host.
+    match host.trim_end_matches('.') {
         "github.com" => "x-access-token",
         "bitbucket.org" => "x-token-auth",
         // GitLab requires it; most other hosts ignore the user name with an OAuth token.
@@ -299,5 +300,8 @@ mod tests {
         assert_eq!(user_for("github.com"), "x-access-token");
         assert_eq!(user_for("GitLab.com:443"), "oauth2");
         assert_eq!(user_for("bitbucket.org"), "x-token-auth");
+        // Review 2, part 4: the fully qualified name is the same host.
+        assert_eq!(user_for("github.com."), "x-access-token");
+        assert_eq!(user_for("GitHub.com.:443"), "x-access-token");
     }
 }

@@ -3,7 +3,7 @@
 
 use tokenbroker::{ConfigError, CredentialsError, Error, VerificationError};
 
-use crate::report;
+use crate::{output, report};
 
 /// The hint for an error, as a get-token user would act on it.
 pub(crate) fn hint(error: &Error) -> String {
@@ -22,13 +22,21 @@ pub(crate) fn hint(error: &Error) -> String {
              identifier (--identifier ID)"
                 .into()
         }
+        Error::Verification(VerificationError::PortTaken { .. }) => format!(
+            "choose a free port for every get-token command of this user: {run} --verify-port PORT (or set \
+             TOKENBROKER_VERIFY_PORT), and ask who runs the program on this one"
+        ),
+        Error::Verification(VerificationError::OtherFlow { .. }) => format!(
+            "see which accounts are connected ({run} status), disconnect any you did not approve yourself \
+             ({run} disconnect SERVICE), then authorize again: {run} authorize SERVICE --wait"
+        ),
         Error::Verification(VerificationError::Refused(_)) => format!(
             "check that the account was approved with a link from this installation, then authorize again: \
              {run} authorize SERVICE --wait"
         ),
         Error::Verification(_) => format!(
             "authorize again for a new link ({run} authorize SERVICE), and pass on the address the browser \
-             shows after approving, unchanged: {run} verify 'ADDRESS'"
+             shows after approving, unchanged, on stdin: {run} verify -"
         ),
         Error::WaitTimedOut {
             service,
@@ -44,10 +52,13 @@ pub(crate) fn hint(error: &Error) -> String {
             suggestion,
             ..
         } => {
-            let name = suggestion.as_deref().unwrap_or("CONNECTION_NAME");
+            let name = suggestion
+                .as_deref()
+                .map_or_else(|| "CONNECTION_NAME".into(), output::shell_word);
             format!(
-                "correct the connection name: {run} config add {service} {name} (the environment's names are \
-                 in the Scalekit dashboard under Agent Auth > Connections)"
+                "correct the connection name: {run} config add {} {name} (the environment's names are \
+                 in the Scalekit dashboard under Agent Auth > Connections)",
+                output::shell_word(service)
             )
         }
         Error::Config(ConfigError::ConnectionsNotFound { .. }) => format!(
@@ -62,8 +73,9 @@ pub(crate) fn hint(error: &Error) -> String {
         }) => format!("run {run} {close}, or see the configured services: {run} config list"),
         Error::Config(ConfigError::UnknownService { service, .. }) => format!(
             "check the name against the configured ones ({run} config list); to add it: {run} config add \
-             {service} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \
-             Connections)"
+             {} CONNECTION_NAME (the connection name is in the Scalekit dashboard under Agent Auth > \
+             Connections)",
+            output::shell_word(service)
         ),
         Error::Config(ConfigError::Unwritable { .. }) => {
             "check that the directory exists and is writable, or pass --connections PATH".into()

@@ -35,12 +35,29 @@ pub(crate) async fn run(global: &Global, args: &InitArgs) -> u8 {
     let saved = existing.as_ref().and_then(|e| e.as_ref().ok());
     let credentials = match (given.secret, saved) {
         (Some(secret), _) => Credentials::new(&given.url, &given.client_id, secret),
+        // `ask` offered the saved secret only for the saved URL and client ID; `with_secret_for` checks
+        // it again, so the saved secret cannot reach any other URL.
         (None, Some(saved)) => saved.with_secret_for(&given.url, &given.client_id),
         (None, None) => return report::usage(global, "no client secret given"),
     };
     let credentials = match credentials {
         Ok(c) => c,
         Err(e) => return report::fail(global, None, &e.into()),
+    };
+    // Decided before anything is sent: without --force, credentials for another set-up never leave.
+    let changed = match &existing {
+        Some(Ok(old)) if old.same_as(&credentials) => false,
+        Some(_) if !args.force => {
+            return report::usage(
+                global,
+                &format!(
+                    "{} holds another set-up; nothing was changed or sent. To replace it: {} init --force",
+                    path.display(),
+                    report::invocation()
+                ),
+            );
+        }
+        _ => true,
     };
     let broker = match Broker::builder()
         .credentials(credentials.clone())
@@ -54,20 +71,6 @@ pub(crate) async fn run(global: &Global, args: &InitArgs) -> u8 {
     if let Err(e) = broker.verify_credentials().await {
         return report::fail(global, None, &e);
     }
-    let changed = match &existing {
-        Some(Ok(old)) if old.same_as(&credentials) => false,
-        Some(_) if !args.force => {
-            return report::usage(
-                global,
-                &format!(
-                    "{} holds another set-up; nothing was changed. To replace it: {} init --force",
-                    path.display(),
-                    report::invocation()
-                ),
-            );
-        }
-        _ => true,
-    };
     if changed && let Err(e) = credentials.write_env_file(&path) {
         return report::fail(global, None, &e);
     }
@@ -126,6 +129,8 @@ fn ask(args: &InitArgs, saved: Option<&Credentials>, terminal: bool) -> Result<G
                         on stdin, as in: printf '%s\\n' \"$SECRET\" | get-token init --env-url URL --client-id ID"
                 .into());
         };
+        // stdin may still be a terminal when stderr is not (`2>log`): no echo of what is typed then either.
+        let _quiet = crate::harden::EchoOff::new();
         let secret = read_line(&mut std::io::stdin().lock())
             .map_err(|e| format!("cannot read the client secret from stdin: {e}"))?;
         if secret.trim().is_empty() {
@@ -149,10 +154,21 @@ fn ask(args: &InitArgs, saved: Option<&Credentials>, terminal: bool) -> Result<G
         Some(id) => id.clone(),
         None => prompt("Client ID", saved_id.as_deref())?,
     };
-    let secret = prompt_secret(saved.is_some())?;
-    let secret = match (secret.trim().is_empty(), saved) {
-        (true, Some(_)) => None,
-        (true, None) => return Err("no client secret given".into()),
+    // The saved secret is offered only where it was saved: pressing Enter for a new URL would send it there.
+    let keeps_saved = saved.is_some_and(|s| {
+        Credentials::new(&url, &client_id, SecretString::from("-"))
+            .is_ok_and(|c| c.env_url() == s.env_url() && c.client_id() == s.client_id())
+    });
+    let secret = prompt_secret(keeps_saved)?;
+    let secret = match (secret.trim().is_empty(), keeps_saved) {
+        (true, true) => None,
+        (true, false) if saved.is_some() => {
+            return Err(format!(
+                "no client secret given; the saved one is kept for {} only: type the secret of {url}",
+                saved_url.as_deref().unwrap_or("the saved environment")
+            ));
+        }
+        (true, false) => return Err("no client secret given".into()),
         (false, _) => Some(SecretString::from(secret.trim())),
     };
     Ok(Given {
@@ -194,7 +210,7 @@ fn prompt_secret(has_saved: bool) -> Result<Zeroizing<String>, String> {
 }
 
 /// One line, at most [`MAX_LINE`] bytes, without its line break; the buffer is zeroed when dropped.
-fn read_line(input: impl BufRead) -> std::io::Result<Zeroizing<String>> {
+pub(crate) fn read_line(input: impl BufRead) -> std::io::Result<Zeroizing<String>> {
     let mut bytes = Zeroizing::new(Vec::new());
     input
         .take(MAX_LINE as u64 + 1)
@@ -273,8 +289,9 @@ fn offer(
     for c in fresh {
         let service = service_name(&c.name, &configured, &added);
         let command = format!(
-            "{} config add {service} {}",
+            "{} config add {} {}",
             report::invocation(),
+            output::shell_word(&service),
             output::shell_quote(&c.name)
         );
         let add = args.add_connections
@@ -311,7 +328,8 @@ fn offer(
 }
 
 /// A service name for a connection: its name before the first `_` (gmail_u3134a → gmail), unless taken
-/// or not a valid service name; then the whole name.
+/// or not a valid service name; then the whole name, with every character a service name cannot have
+/// (the list comes from Scalekit, untrusted) made `_`; `SERVICE` when even that is not valid.
 fn service_name(connection: &str, configured: &Connections, added: &[String]) -> String {
     let short: String = connection
         .split(['_', ' ', ':'])
@@ -321,9 +339,20 @@ fn service_name(connection: &str, configured: &Connections, added: &[String]) ->
     let free = |name: &str| configured.get(name).is_err() && !added.iter().any(|a| a == name);
     let valid = |name: &str| Connections::new().with(name, Connection::new("x")).is_ok();
     if !short.is_empty() && free(&short) && valid(&short) {
-        short
+        return short;
+    }
+    let whole: String = connection
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    if valid(&whole) {
+        whole
     } else {
-        connection.to_ascii_lowercase().replace([' ', ':'], "_")
+        "SERVICE".into()
     }
 }
 
@@ -357,5 +386,11 @@ mod tests {
             service_name("gmail_work", &none, &["gmail".into()]),
             "gmail_work"
         );
+        // Review 2, L-H: a hostile name from the environment's list never becomes shell syntax.
+        assert_eq!(
+            service_name("crm;{touch,/tmp/x};#", &none, &[]),
+            "crm__touch__tmp_x___"
+        );
+        assert_eq!(service_name(";;", &none, &[]), "SERVICE");
     }
 }

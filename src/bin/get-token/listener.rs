@@ -3,10 +3,14 @@
 //! and get-token completes the verification at once.
 //!
 //! Every request is untrusted (any local program or web page can send one): the request head is read with a
-//! size cap and a time limit; only `GET` of the one path with both parameters is considered; the `state` is
-//! checked (by the library, in constant time) before anything is sent to Scalekit; a request with a bad
-//! state is refused and the listener goes on waiting for the real one. It listens on 127.0.0.1 only, closes
-//! once the verifications it waits for are done, and never outlives the wait that started it.
+//! size cap and a time limit; only `GET` of the one path with both parameters, with `Host` exactly this
+//! listener's `127.0.0.1:PORT` (a DNS-rebinding page names its own host), is considered; the `state` is
+//! checked (by the library, in constant time, and used once) before anything is sent to Scalekit. Pages are
+//! fixed texts that name no file, path or service. A request that fails is answered and the listener goes
+//! on waiting for the real one (a failure is said on stderr, never ends the wait). It completes any valid
+//! state of this installation, not only the accounts it waits for: another wait on this machine (another
+//! agent, an MCP server) may be waiting for it and cannot listen on the same port. It listens on 127.0.0.1
+//! only, closes once the verifications it waits for are done, and never outlives the wait that started it.
 
 use std::time::Duration;
 
@@ -40,6 +44,7 @@ pub(crate) struct Listener {
 /// What one request came to.
 enum Handled {
     Verified(Account),
+    /// A verification of ours that failed at Scalekit (or the account did not become active).
     Failed(Error),
     /// Not a verification of ours: answered, and the listener goes on.
     Ignored,
@@ -53,12 +58,18 @@ impl Listener {
         })
     }
 
-    /// Serves until every account in `waiting_for` is verified (`Ok`), or a verification of one of them
-    /// failed at Scalekit (wrong user, flow expired: `Err`). Connections are handled concurrently, up to
-    /// [`MAX_OPEN`]; a request for any other account is refused without anything sent. Runs until then;
-    /// the caller drops it at its deadline.
-    pub(crate) async fn serve(self, broker: &Broker, waiting_for: &[Account]) -> Result<(), Error> {
-        let waiting_for = std::sync::Arc::new(waiting_for.to_vec());
+    /// Serves until every account in `waiting_for` is verified. Connections are handled concurrently, up to
+    /// [`MAX_OPEN`]. A verification that fails (wrong user, flow expired, another flow's request id) is
+    /// handed to `failed` and the listener goes on: a page that replays an old address must not end the
+    /// wait. Runs until then; the caller drops it at its deadline.
+    pub(crate) async fn serve(
+        self,
+        broker: &Broker,
+        waiting_for: &[Account],
+        failed: impl Fn(&Error),
+    ) {
+        let port = self.socket.local_addr().map_or(0, |a| a.port());
+        let host = std::sync::Arc::new(format!("127.0.0.1:{port}"));
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
         let (tx, mut rx) = tokio::sync::mpsc::channel(MAX_OPEN);
         let mut verified = std::collections::HashSet::new();
@@ -68,9 +79,9 @@ impl Listener {
                     let Ok((stream, _)) = accepted else { continue };
                     // All slots busy: this waits at most the head timeout for one (results queue meanwhile).
                     let Ok(slot) = slots.clone().acquire_owned().await else { continue };
-                    let (broker, tx, waiting_for) = (broker.clone(), tx.clone(), waiting_for.clone());
+                    let (broker, tx, host) = (broker.clone(), tx.clone(), host.clone());
                     tokio::spawn(async move {
-                        let handled = handle(stream, &broker, &waiting_for).await;
+                        let handled = handle(stream, &broker, &host).await;
                         drop(slot);
                         let _ = tx.send(handled).await;
                     });
@@ -79,10 +90,10 @@ impl Listener {
                     Handled::Verified(account) => {
                         verified.insert(account);
                         if waiting_for.iter().all(|a| verified.contains(a)) {
-                            return Ok(());
+                            return;
                         }
                     }
-                    Handled::Failed(e) => return Err(e),
+                    Handled::Failed(e) => failed(&e),
                     Handled::Ignored => {}
                 },
             }
@@ -90,27 +101,33 @@ impl Listener {
     }
 }
 
-async fn handle(mut stream: TcpStream, broker: &Broker, waiting_for: &[Account]) -> Handled {
-    let Some(target) = read_target(&mut stream).await else {
+/// The pages' texts: fixed, so that no request learns a file, a path or a configured service.
+const NOT_OURS: &str = "This address was not made by this get-token, was already used, or expired.";
+const CONNECTED: &str = "The account is connected. You can close this page.";
+const NOT_CONNECTED: &str =
+    "The account was not connected; the terminal or the agent that waits says why.";
+
+async fn handle(mut stream: TcpStream, broker: &Broker, host: &str) -> Handled {
+    let Some((target, sent_host)) = read_head(&mut stream).await else {
+        let text = "This address only takes the redirect from Scalekit.";
+        respond(&mut stream, "400 Bad Request", "Not understood", text, None).await;
+        return Handled::Ignored;
+    };
+    // A browser leaves out the port only when it is HTTP's default.
+    if sent_host != host && !(host == "127.0.0.1:80" && sent_host == "127.0.0.1") {
         respond(
             &mut stream,
             "400 Bad Request",
             "Not understood",
-            "This address only takes the redirect from Scalekit.",
+            "Wrong host.",
             None,
         )
         .await;
         return Handled::Ignored;
-    };
-    let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-        respond(
-            &mut stream,
-            "400 Bad Request",
-            "Not understood",
-            "The address is malformed.",
-            None,
-        )
-        .await;
+    }
+    let Ok(url) = Url::parse(&format!("http://{host}{target}")) else {
+        let text = "The address is malformed.";
+        respond(&mut stream, "400 Bad Request", "Not understood", text, None).await;
         return Handled::Ignored;
     };
     if url.path() != PATH {
@@ -124,23 +141,17 @@ async fn handle(mut stream: TcpStream, broker: &Broker, waiting_for: &[Account])
         .await;
         return Handled::Ignored;
     }
-    // Checked before anything is sent: a state of this installation, for an account this wait is for.
-    match broker.verification_target(url.as_str()) {
-        Ok(target)
-            if !waiting_for
-                .iter()
-                .any(|(s, i)| *s == target.service && *i == target.identifier) =>
-        {
-            let text = "This address is for an account this get-token is not waiting for.";
-            respond(&mut stream, "400 Bad Request", "Not verified", text, None).await;
-            return Handled::Ignored;
-        }
-        Ok(_) => {}
-        Err(e) => {
-            let text = format!("This address was not made by this get-token, or it expired: {e}");
-            respond(&mut stream, "400 Bad Request", "Not verified", &text, None).await;
-            return Handled::Ignored;
-        }
+    // Checked before anything is sent: a state of this installation, for a configured account.
+    if broker.verification_target(url.as_str()).is_err() {
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "Not verified",
+            NOT_OURS,
+            None,
+        )
+        .await;
+        return Handled::Ignored;
     }
     match broker.complete_verification(url.as_str()).await {
         Ok(Verified {
@@ -149,26 +160,39 @@ async fn handle(mut stream: TcpStream, broker: &Broker, waiting_for: &[Account])
             redirect,
             ..
         }) => {
-            let text = format!("Your {service} account is connected. You can close this page.");
-            respond(&mut stream, "200 OK", "Connected", &text, redirect.as_ref()).await;
+            respond(
+                &mut stream,
+                "200 OK",
+                "Connected",
+                CONNECTED,
+                redirect.as_ref(),
+            )
+            .await;
             Handled::Verified((service, identifier))
         }
-        Err(Error::Verification(VerificationError::InvalidState { reason })) => {
-            let text =
-                format!("This address was not made by this get-token, or it expired: {reason}");
-            respond(&mut stream, "400 Bad Request", "Not verified", &text, None).await;
+        Err(Error::Verification(
+            VerificationError::InvalidState { .. } | VerificationError::AlreadyUsed,
+        )) => {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Not verified",
+                NOT_OURS,
+                None,
+            )
+            .await;
             Handled::Ignored
         }
         Err(e) => {
-            let text = format!("Not connected: {e}. {}", crate::hint::hint(&e));
-            respond(&mut stream, "200 OK", "Not connected", &text, None).await;
+            respond(&mut stream, "200 OK", "Not connected", NOT_CONNECTED, None).await;
             Handled::Failed(e)
         }
     }
 }
 
-/// The request target of a `GET`, from a head read with a size cap and a time limit.
-async fn read_target(stream: &mut TcpStream) -> Option<String> {
+/// The request target of a `GET` and its one `Host` header, from a head read with a size cap and a time
+/// limit.
+async fn read_head(stream: &mut TcpStream) -> Option<(String, String)> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let read = async {
@@ -182,15 +206,24 @@ async fn read_target(stream: &mut TcpStream) -> Option<String> {
         Some(())
     };
     tokio::time::timeout(READ_TIME, read).await.ok()??;
-    let line = head.split(|b| *b == b'\r').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut words = line.split(' ');
-    match (words.next(), words.next(), words.next(), words.next()) {
+    let head = std::str::from_utf8(&head).ok()?;
+    let mut lines = head.split("\r\n");
+    let mut words = lines.next()?.split(' ');
+    let target = match (words.next(), words.next(), words.next(), words.next()) {
         (Some("GET"), Some(target), Some(version), None)
             if target.starts_with('/') && version.starts_with("HTTP/1.") =>
         {
-            Some(target.to_owned())
+            target.to_owned()
         }
+        _ => return None,
+    };
+    let mut hosts = lines.filter_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("host")
+            .then(|| value.trim().to_owned())
+    });
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => Some((target, host)),
         _ => None,
     }
 }

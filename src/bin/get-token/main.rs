@@ -8,6 +8,7 @@ mod api;
 mod args;
 mod colour;
 mod complete;
+mod conceal;
 mod config;
 mod doctor;
 mod exec;
@@ -23,6 +24,7 @@ mod listener;
 mod mask;
 mod mcp;
 mod output;
+mod port;
 mod present;
 mod report;
 mod status;
@@ -297,6 +299,15 @@ async fn run(cli: Cli) -> u8 {
 fn builder(global: &Global) -> Builder {
     let port = global.port().unwrap_or(listener::DEFAULT_PORT);
     let mut builder = Broker::builder().default_user_verify_url(listener::verify_url(port));
+    // Each verification address completes a flow once, whichever get-token process gets it: the used
+    // states are remembered (hashed) in the user's configuration directory, whatever --env-file says.
+    if let Some(dir) = Broker::builder()
+        .env_file_path()
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    {
+        builder = builder.used_states_file(dir.join("used-states"));
+    }
     if let Some(path) = &global.connections {
         builder = builder.connections_path(path);
     }

@@ -83,20 +83,22 @@ pub(crate) fn say(text: &str) {
 
 impl Global {
     /// The options that say where this run's configuration is, as words for a command line to suggest or
-    /// write down (`--connections PATH`, `--env-file PATH`).
+    /// write down (`--connections PATH`, `--env-file PATH`). Paths are made absolute: a relative one would
+    /// be read from wherever the line runs later (git runs its helper in each repository, which could then
+    /// supply its own configuration).
     pub(crate) fn config_options(&self) -> Vec<String> {
         let mut words = Vec::new();
-        if let Some(p) = &self.connections {
-            words.push(format!(
-                "--connections {}",
-                shell_quote(&p.display().to_string())
-            ));
-        }
-        if let Some(p) = &self.env_file {
-            words.push(format!(
-                "--env-file {}",
-                shell_quote(&p.display().to_string())
-            ));
+        for (option, path) in [
+            ("--connections", &self.connections),
+            ("--env-file", &self.env_file),
+        ] {
+            if let Some(p) = path {
+                let p = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                words.push(format!(
+                    "{option} {}",
+                    shell_quote(&p.display().to_string())
+                ));
+            }
         }
         words
     }
@@ -202,6 +204,21 @@ pub(crate) fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// `value` as one word of a suggested command line: as it is when every character is one no shell treats
+/// specially (a service name, `gmail_u3134a`), else [`shell_quote`]d. Names from Scalekit or the command
+/// line go through this, so a copied or agent-run line never runs part of a name.
+pub(crate) fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@' | '/' | ':' | ',')
+        });
+    if plain {
+        value.to_owned()
+    } else {
+        shell_quote(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +230,10 @@ mod tests {
         assert_eq!(env_name("x.y"), "X_Y_TOKEN");
         assert_eq!(env_name("9lives"), "_9LIVES_TOKEN");
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_word("gmail_u3134a"), "gmail_u3134a");
+        assert_eq!(shell_word("crm;{touch,x};#"), "'crm;{touch,x};#'");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word(""), "''");
         let services = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(distinct_env_names(&services(&["gmail", "slack", "gmail"])).is_ok());
         let e = distinct_env_names(&services(&["x.y", "x-y"])).unwrap_err();

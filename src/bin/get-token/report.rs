@@ -95,7 +95,7 @@ pub(crate) fn json_pending(p: &PendingVerification) -> Value {
         "account_status": "PENDING_VERIFICATION",
         "message": p.message(),
         "next": next_wait(&p.service, &p.identifier, &p.identifier_source),
-        "verify": format!("{} verify 'ADDRESS'", invocation()),
+        "verify": format!("{} verify - (the address on stdin)", invocation()),
     })
 }
 
@@ -120,8 +120,8 @@ pub(crate) fn json_authorization(auth: &AuthorizationRequired) -> Value {
 pub(crate) fn describe(service: Option<&str>, error: &Error) -> String {
     if let Error::VerificationPending(p) = error {
         return format!(
-            "get-token: {p}.\n{}\nIf the user sends you that address: get-token verify 'ADDRESS'. To wait here \
-             instead: {}",
+            "get-token: {p}.\n{}\nIf the user the link was sent to sends you that address, pass it on stdin: \
+             get-token verify - (never inside a command line). To wait here instead: {}",
             p.message(),
             next_wait(&p.service, &p.identifier, &p.identifier_source)
         );

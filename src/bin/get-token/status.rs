@@ -105,7 +105,7 @@ pub(crate) fn fix_for(service: &str, info: Option<&AccountInfo>) -> String {
     match info.map(|i| &i.status) {
         Some(AccountStatus::PendingVerification) => format!(
             "finish the verification: if the browser showed an address starting with http://127.0.0.1 after \
-             approving, run get-token verify 'ADDRESS'; or run get-token wait {service} on the machine where the \
+             approving, pass it on stdin to get-token verify -; or run get-token wait {service} on the machine where the \
              browser runs and approve again; in a \"Scalekit users only\" environment, approve again while \
              signed in to the Scalekit dashboard (get-token authorize {service})"
         ),
