@@ -155,3 +155,42 @@ async fn zero_services_or_no_set_up_still_give_valid_tools() {
         "{listed}"
     );
 }
+
+/// Two hosts (two `get-token mcp` processes, one verify port) authorizing at once, in an environment that
+/// verifies users: each redirect reaches the wait it belongs to, and both finish.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hosts_authorizing_at_once_share_the_verify_port() {
+    let emu = Arc::new(
+        emulator()
+            .user_verification(UserVerification::Custom)
+            .start()
+            .await
+            .unwrap(),
+    );
+    let port = free_port().to_string();
+    let a = Cli::on(&emu).var("TOKENBROKER_VERIFY_PORT", &port);
+    let b = Cli::on(&emu).var("TOKENBROKER_VERIFY_PORT", &port);
+    let first = Session::start(emu.clone(), a, Answer::ApproveAndVerify, &[]).await;
+    let second = Session::start(emu.clone(), b, Answer::ApproveAndVerify, &[]).await;
+    let (one, two) = tokio::join!(
+        first.call("authorize", json!({"service": "gmail"})),
+        second.call("authorize", json!({"service": "slack"})),
+    );
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!(
+        (
+            one["value"]["status"].as_str(),
+            two["value"]["status"].as_str()
+        ),
+        (Some("ok"), Some("ok")),
+        "{one} {two}"
+    );
+    assert_eq!(
+        emu.status(GMAIL, common::IDENTIFIER).as_deref(),
+        Some("ACTIVE")
+    );
+    assert_eq!(
+        emu.status(SLACK, common::IDENTIFIER).as_deref(),
+        Some("ACTIVE")
+    );
+}
