@@ -132,17 +132,23 @@ impl Broker {
     ) -> Result<Option<Url>, Error> {
         let redirect = self.client().verify_user(target, auth_request_id).await?;
         self.forget(target).await;
-        let (_, info) = self
-            .account_info(&target.service, Some(&target.identifier))
-            .await?;
-        if !info.is_some_and(|i| i.status.is_active()) {
-            return Err(VerificationError::OtherFlow {
-                service: target.service.clone(),
-                identifier: target.identifier.clone(),
+        // Looked at a few times, briefly: Scalekit may show the change a moment after answering.
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
             }
-            .into());
+            let (_, info) = self
+                .account_info(&target.service, Some(&target.identifier))
+                .await?;
+            if info.is_some_and(|i| i.status.is_active()) {
+                return Ok(redirect);
+            }
         }
-        Ok(redirect)
+        Err(VerificationError::OtherFlow {
+            service: target.service.clone(),
+            identifier: target.identifier.clone(),
+        }
+        .into())
     }
 
     /// The account a state is for, once its MAC (in constant time) and expiry are checked.
