@@ -30,6 +30,9 @@ pub(super) async fn run(
         Ok(auth) => auth,
         Err(e) => return Ok(tool_error(&e)),
     };
+    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
+        return Ok(tool_error(&e));
+    }
     if !url_mode(context) {
         return Ok(structured(relay(&auth)));
     }
@@ -90,6 +93,9 @@ pub(super) async fn or_tool_error(
     let Error::AuthorizationRequired(auth) = error else {
         return Ok(tool_error(&error));
     };
+    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
+        return Ok(tool_error(&e));
+    }
     if !url_mode(context) {
         let mut result = tool_error(&Error::AuthorizationRequired(auth.clone()));
         result.structured_content = Some(relay(&auth));
