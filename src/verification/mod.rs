@@ -60,7 +60,11 @@ impl Broker {
     /// client secret), for a configured service and its connection, and not expired. Only then is Scalekit
     /// asked. Outcomes: `Ok(Verified)`; [`VerificationError::InvalidState`] (nothing sent);
     /// [`VerificationError::WrongUser`] (403); [`VerificationError::FlowExpired`] (404, also a flow already
-    /// completed and gone). Repeating a completed verification while Scalekit still knows it succeeds again.
+    /// completed and gone); [`VerificationError::OtherFlow`] when Scalekit accepted it but the account the
+    /// state names did not become active (the `auth_request_id` was another link's). With
+    /// [`Builder::used_states_file`](crate::Builder::used_states_file), a state already used is
+    /// [`VerificationError::AlreadyUsed`] (nothing sent); without it, repeating a completed verification
+    /// while Scalekit still knows it succeeds again.
     ///
     /// ```no_run
     /// # async fn run(broker: tokenbroker::Broker) -> Result<(), tokenbroker::Error> {
