@@ -60,7 +60,11 @@ impl Broker {
     /// client secret), for a configured service and its connection, and not expired. Only then is Scalekit
     /// asked. Outcomes: `Ok(Verified)`; [`VerificationError::InvalidState`] (nothing sent);
     /// [`VerificationError::WrongUser`] (403); [`VerificationError::FlowExpired`] (404, also a flow already
-    /// completed and gone). Repeating a completed verification while Scalekit still knows it succeeds again.
+    /// completed and gone); [`VerificationError::OtherFlow`] when Scalekit accepted it but the account the
+    /// state names did not become active (the `auth_request_id` was another link's). With
+    /// [`Builder::used_states_file`](crate::Builder::used_states_file), a state already used is
+    /// [`VerificationError::AlreadyUsed`] (nothing sent); without it, repeating a completed verification
+    /// while Scalekit still knows it succeeds again.
     ///
     /// ```no_run
     /// # async fn run(broker: tokenbroker::Broker) -> Result<(), tokenbroker::Error> {
@@ -132,17 +136,23 @@ impl Broker {
     ) -> Result<Option<Url>, Error> {
         let redirect = self.client().verify_user(target, auth_request_id).await?;
         self.forget(target).await;
-        let (_, info) = self
-            .account_info(&target.service, Some(&target.identifier))
-            .await?;
-        if !info.is_some_and(|i| i.status.is_active()) {
-            return Err(VerificationError::OtherFlow {
-                service: target.service.clone(),
-                identifier: target.identifier.clone(),
+        // Looked at a few times, briefly: Scalekit may show the change a moment after answering.
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
             }
-            .into());
+            let (_, info) = self
+                .account_info(&target.service, Some(&target.identifier))
+                .await?;
+            if info.is_some_and(|i| i.status.is_active()) {
+                return Ok(redirect);
+            }
         }
-        Ok(redirect)
+        Err(VerificationError::OtherFlow {
+            service: target.service.clone(),
+            identifier: target.identifier.clone(),
+        }
+        .into())
     }
 
     /// The account a state is for, once its MAC (in constant time) and expiry are checked.

@@ -239,11 +239,26 @@ async fn deliver(global: &Global, call: &Call<'_>, answer: Response, token: Opti
 /// Why the body is not shown, when it is compressed: get-token asks for no compression, so a compressed
 /// body was asked for (`Accept-Encoding`) or is hostile, and masking cannot see into it.
 fn withheld(answer: &Response) -> Option<String> {
-    let encoding = answer.headers().get(reqwest::header::CONTENT_ENCODING)?;
-    let encoding = String::from_utf8_lossy(encoding.as_bytes());
+    let headers = answer.headers();
+    // A transfer coding other than chunked (`TE: gzip` honoured) leaves hyper's body compressed too.
+    let transfer = headers
+        .get_all(reqwest::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .find(|c| !c.is_empty() && c != "chunked" && c != "identity");
+    let encoding = match (headers.get(reqwest::header::CONTENT_ENCODING), transfer) {
+        (_, Some(coding)) => coding,
+        (Some(e), None) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        (None, None) => return None,
+    };
     (!encoding.trim().eq_ignore_ascii_case("identity")).then(|| {
         format!(
-            "the body is not shown: it is compressed (Content-Encoding: {}), so get-token cannot check it for \
+            "the body is not shown: it is compressed ({}), so get-token cannot check it for \
              the token; do not ask for compression (drop Accept-Encoding)",
             printable(&encoding)
         )

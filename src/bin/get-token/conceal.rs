@@ -85,8 +85,16 @@ impl Concealer {
         }
         let raw = text.as_bytes();
         let mut marked = vec![false; raw.len()];
-        for view in [identity(raw), json_unescaped(raw), percent_decoded(raw)] {
-            self.mark(&view, &mut marked);
+        self.mark(raw, |i| i, &mut marked);
+        // A decoded view only where there is something to decode: most answers have neither.
+        for (escape, decode) in [
+            (b'\\', json_unescaped as fn(&[u8]) -> View),
+            (b'%', percent_decoded),
+        ] {
+            if raw.contains(&escape) {
+                let view = decode(raw);
+                self.mark(&view.bytes, |i| view.start(i, raw.len()), &mut marked);
+            }
         }
         let mut out = Vec::with_capacity(raw.len());
         let mut i = 0;
@@ -127,31 +135,32 @@ impl Concealer {
         (text, true)
     }
 
-    /// Marks the raw bytes behind every window of `view` that is a window of a plain form.
-    fn mark(&self, view: &View, marked: &mut [bool]) {
+    /// Marks the raw bytes behind every window of `decoded` that is a window of a plain form; `start(i)`
+    /// is where decoded byte `i` begins in the raw text (`start(len)` is the raw length).
+    fn mark(&self, decoded: &[u8], start: impl Fn(usize) -> usize, marked: &mut [bool]) {
         let g = self.gram;
-        if view.bytes.len() < g {
+        if decoded.len() < g {
             return;
         }
-        for i in 0..=view.bytes.len() - g {
-            if self.grams.contains(&view.bytes[i..i + g]) {
-                let (from, to) = (view.at[i].0, view.at[i + g - 1].1);
-                marked[from..to].iter_mut().for_each(|m| *m = true);
+        for i in 0..=decoded.len() - g {
+            if self.grams.contains(&decoded[i..i + g]) {
+                marked[start(i)..start(i + g)]
+                    .iter_mut()
+                    .for_each(|m| *m = true);
             }
         }
     }
 }
 
-/// Text as some decoding reads it, each decoded byte with the raw range it came from.
+/// Text as some decoding reads it, with where each decoded byte begins in the raw text.
 struct View {
     bytes: Vec<u8>,
-    at: Vec<(usize, usize)>,
+    starts: Vec<usize>,
 }
 
-fn identity(raw: &[u8]) -> View {
-    View {
-        bytes: raw.to_vec(),
-        at: (0..raw.len()).map(|i| (i, i + 1)).collect(),
+impl View {
+    fn start(&self, i: usize, raw_len: usize) -> usize {
+        self.starts.get(i).copied().unwrap_or(raw_len)
     }
 }
 
@@ -195,14 +204,14 @@ fn percent_decoded(raw: &[u8]) -> View {
 /// A view made by `step`, which decodes one escape at the start of the rest (its byte and length), or
 /// `None` to keep the byte as it is.
 fn decoded(raw: &[u8], step: impl Fn(&[u8]) -> Option<(u8, usize)>) -> View {
-    let (mut bytes, mut at, mut i) = (Vec::with_capacity(raw.len()), Vec::new(), 0);
+    let (mut bytes, mut starts, mut i) = (Vec::with_capacity(raw.len()), Vec::new(), 0);
     while i < raw.len() {
         let (byte, len) = step(&raw[i..]).unwrap_or((raw[i], 1));
         bytes.push(byte);
-        at.push((i, i + len));
+        starts.push(i);
         i += len;
     }
-    View { bytes, at }
+    View { bytes, starts }
 }
 
 /// The base64 text that encodes the token wherever it sits in a longer encoded run: for each of the three

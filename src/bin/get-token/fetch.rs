@@ -102,7 +102,19 @@ pub(crate) async fn tokens(
             let accounts = accounts(broker, services, identifier);
             with_listener(broker, global, &accounts, work).await
         }
-        None => work.await,
+        // A link is relayed for a later `wait`: not when the port it sends the browser to is another user's.
+        None => {
+            let results = work.await;
+            let link =
+                |r: &Result<AccessToken, Error>| matches!(r, Err(Error::AuthorizationRequired(_)));
+            match results.iter().any(link).then(|| port_taken(broker, global)) {
+                Some(Some(e)) => results
+                    .into_iter()
+                    .map(|r| if link(&r) { Err(e.clone()) } else { r })
+                    .collect(),
+                _ => results,
+            }
+        }
     }
 }
 
@@ -190,6 +202,22 @@ fn accounts(
         .filter_map(|s| broker.resolve(s, identifier).ok())
         .map(|t| (t.service, t.identifier))
         .collect()
+}
+
+/// The refusal to relay a link, when links send the browser to get-token's loopback listener and a program
+/// of another local user holds its port (it would get the redirect): for paths that relay a link before
+/// any listener is started (MCP).
+pub(crate) fn port_taken(broker: &Broker, global: &Global) -> Option<Error> {
+    let port = global.port().unwrap_or(listener::DEFAULT_PORT);
+    if broker.user_verify_url() != Some(&listener::verify_url(port)) {
+        return None;
+    }
+    match port::holder(port) {
+        port::Holder::Other(uid) => {
+            Some(tokenbroker::VerificationError::PortTaken { port, uid }.into())
+        }
+        _ => None,
+    }
 }
 
 /// Runs `work` with the loopback listener beside it, when links send the browser there. A port held by

@@ -34,6 +34,9 @@ pub(super) async fn run(
         Ok(auth) => auth,
         Err(e) => return Ok(tool_error(Some(service), &e)),
     };
+    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
+        return Ok(tool_error(&e));
+    }
     if !url_mode(context) {
         return Ok(structured(relay(&auth)));
     }
@@ -106,6 +109,9 @@ pub(super) async fn or_tool_error(
     let Error::AuthorizationRequired(auth) = error else {
         return Ok(tool_error(Some(service), &error));
     };
+    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
+        return Ok(tool_error(&e));
+    }
     if !url_mode(context) {
         let mut result = tool_error(Some(service), &Error::AuthorizationRequired(auth.clone()));
         result.structured_content = Some(relay(&auth));
