@@ -218,7 +218,9 @@ fn a_person_is_asked_and_the_secret_is_not_shown() {
     let cli = Cli::new();
     let bin = env!("CARGO_BIN_EXE_get-token");
     let mut term = Terminal::start(&cli, &format!("{bin} init"));
-    term.answer(Some("Environment URL"), &emu.url());
+    // Newcomer review 2, F7: a wrong URL is said at once and asked again, before the rest.
+    term.answer(Some("Environment URL"), "127.0.0.1:8787");
+    term.answer(Some("That is not an environment URL"), &emu.url());
     term.answer(Some("Client ID"), &emu.client_id());
     term.answer(Some("Client secret"), &emu.client_secret());
     term.answer(Some("Add the connection gmail_u3134a"), "y");
@@ -227,6 +229,11 @@ fn a_person_is_asked_and_the_secret_is_not_shown() {
     assert!(status.success(), "{transcript}");
     assert!(!transcript.contains(&emu.client_secret()), "{transcript}");
     assert!(transcript.contains("not shown as you type"), "{transcript}");
+    let url_again = transcript.find("That is not an environment URL").unwrap();
+    assert!(
+        url_again < transcript.find("Client ID").unwrap(),
+        "before the client ID: {transcript}"
+    );
     let list = cli.run(&["config", "list", "--json"]);
     assert!(list.stdout.contains("gmail_u3134a"), "{list:?}");
     assert!(!list.stdout.contains("slack_x7y9z"), "{list:?}");

@@ -127,3 +127,38 @@ fn wait_returns_soon_after_the_relayed_link_expires_with_one_fresh_link() {
     let run = cli.run(&args);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// F10: `-h` fits one screen; `--help` keeps the whole text (what get-token reads, every exit code,
+/// examples), and each command's own `--help` its whole description.
+#[test]
+fn short_help_fits_one_screen_and_long_help_stays_complete() {
+    let cli = Cli::new();
+    let short = cli.run(&["-h"]);
+    assert_eq!(short.code, 0);
+    let lines = short.stdout.lines().count();
+    assert!(lines <= 50, "{lines} lines:\n{}", short.stdout);
+    assert!(
+        short.stdout.lines().all(|l| l.chars().count() <= 100),
+        "{}",
+        short.stdout
+    );
+    assert!(
+        short.stdout.contains("get-token --help"),
+        "says where the rest is"
+    );
+    let long = cli.run(&["--help"]);
+    for part in [
+        "Reads (never from the working directory)",
+        "Exit codes:",
+        "Examples:",
+    ] {
+        assert!(long.stdout.contains(part), "{part}: {}", long.stdout);
+    }
+    assert!(
+        long.stdout.contains("8  user verification failed"),
+        "{}",
+        long.stdout
+    );
+    let wait = cli.run(&["wait", "--help"]);
+    assert!(wait.stdout.contains("Made for agents"), "{}", wait.stdout);
+}

@@ -576,7 +576,11 @@ pub(crate) fn command() -> clap::Command {
             cmd = cmd.mut_subcommand(name, |sc| sc.arg(hidden));
         }
     }
-    cmd
+    if crate::brief::wanted() {
+        crate::brief::apply(cmd)
+    } else {
+        cmd
+    }
 }
 
 /// `get-token -q status` is `get-token status -q`: options given before a subcommand are moved after it, so

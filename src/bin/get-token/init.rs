@@ -148,7 +148,7 @@ fn ask(args: &InitArgs, saved: Option<&Credentials>, terminal: bool) -> Result<G
     );
     let url = match &args.env_url {
         Some(url) => url.clone(),
-        None => prompt("Environment URL", saved_url.as_deref())?,
+        None => prompt_url(saved_url.as_deref())?,
     };
     let client_id = match &args.client_id {
         Some(id) => id.clone(),
@@ -176,6 +176,29 @@ fn ask(args: &InitArgs, saved: Option<&Credentials>, terminal: bool) -> Result<G
         client_id,
         secret,
     })
+}
+
+/// The environment URL, checked as soon as it is typed: a wrong one is said at once, and asked again (three
+/// tries), before the client ID and the secret are asked for.
+fn prompt_url(default: Option<&str>) -> Result<String, String> {
+    let mut tries = 0;
+    loop {
+        let url = prompt("Environment URL", default)?;
+        match Credentials::new(&url, "-", SecretString::from("-")) {
+            Ok(_) => return Ok(url),
+            Err(tokenbroker::CredentialsError::InvalidUrl { reason, .. }) if tries < 2 => {
+                tries += 1;
+                eprintln!(
+                    "{}",
+                    tokenbroker::printable(&format!(
+                        "That is not an environment URL: {reason}. It looks like https://acme.scalekit.dev \
+                         (Developers > Settings > API Credentials)."
+                    ))
+                );
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
 }
 
 fn prompt(what: &str, default: Option<&str>) -> Result<String, String> {

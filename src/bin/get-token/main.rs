@@ -6,6 +6,7 @@
 mod account;
 mod api;
 mod args;
+mod brief;
 mod colour;
 mod complete;
 mod conceal;

@@ -34,8 +34,8 @@ pub(super) async fn run(
         Ok(auth) => auth,
         Err(e) => return Ok(tool_error(Some(service), &e)),
     };
-    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
-        return Ok(tool_error(&e));
+    if let Some(e) = fetch::port_taken(broker, &server.global) {
+        return Ok(tool_error(Some(service), &e));
     }
     if !url_mode(context) {
         return Ok(structured(relay(&auth)));
@@ -109,8 +109,12 @@ pub(super) async fn or_tool_error(
     let Error::AuthorizationRequired(auth) = error else {
         return Ok(tool_error(Some(service), &error));
     };
-    if let Some(e) = fetch::port_taken(&server.broker, &server.global) {
-        return Ok(tool_error(&e));
+    let broker = match server.broker(Some(service)) {
+        Ok(b) => b,
+        Err(missing) => return Ok(missing),
+    };
+    if let Some(e) = fetch::port_taken(broker, &server.global) {
+        return Ok(tool_error(Some(service), &e));
     }
     if !url_mode(context) {
         let mut result = tool_error(Some(service), &Error::AuthorizationRequired(auth.clone()));
