@@ -8,8 +8,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokenbroker::emulator::{Emulator, Fault, Route};
 use tokenbroker::{Broker, CachePolicy, Connection, Connections};
+use tokenbroker_emulator::{Emulator, Fault, Route};
 
 const IDENTIFIER: &str = "bench";
 const SERVICES: [&str; 5] = ["gmail", "slack", "github", "notion", "linear"];

@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use tokenbroker::emulator::{Emulator, Route, UserVerification};
 use tokenbroker::{Broker, Connection, Connections, Error};
+use tokenbroker_emulator::{Emulator, Route, UserVerification};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

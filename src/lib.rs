@@ -58,9 +58,6 @@ mod token;
 mod verification;
 mod wait;
 
-#[cfg(feature = "emulator")]
-pub mod emulator;
-
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzz;

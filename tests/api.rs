@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use common::{Cli, IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::{Emulator, Route};
+use tokenbroker_emulator::{Emulator, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 

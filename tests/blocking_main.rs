@@ -22,7 +22,7 @@ fn main() {
     let again = broker.get_token("gmail").unwrap();
     assert_eq!(again.expose_secret(), token.expose_secret());
     assert_eq!(
-        emu.requests(tokenbroker::emulator::Route::Auth),
+        emu.requests(tokenbroker_emulator::Route::Auth),
         2,
         "second call served from cache"
     );

@@ -5,8 +5,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokenbroker::emulator::{Fault, Route};
 use tokenbroker::{AccountStatus, CachePolicy, Error, ErrorKind, WaitOptions};
+use tokenbroker_emulator::{Fault, Route};
 
 use common::{IDENTIFIER, activate, broker, builder, emulator, uncached};
 

@@ -3,11 +3,11 @@
 mod common;
 
 use common::{CONNECTIONS_JSON, Cli, IDENTIFIER, emulator};
-use tokenbroker::emulator::{Fault, Route};
+use tokenbroker_emulator::{Fault, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 
-fn ready(emu: &tokenbroker::emulator::Emulator) {
+fn ready(emu: &tokenbroker_emulator::Emulator) {
     common::activate(emu, GMAIL, IDENTIFIER);
 }
 
@@ -429,7 +429,7 @@ fn several_services_in_argument_order_as_lines_env_or_json() {
     let cli = Cli::on(&emu);
     assert_eq!(cli.run(&["slack", "gmail"]).stdout, format!("{s}\n{g}\n"));
     assert_eq!(
-        emu.requests(tokenbroker::emulator::Route::Token),
+        emu.requests(tokenbroker_emulator::Route::Token),
         1,
         "one API token for the whole call"
     );

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Cli, IDENTIFIER, emulator};
-use tokenbroker::emulator::Emulator;
+use tokenbroker_emulator::Emulator;
 
 const GMAIL: &str = "gmail_u3134a";
 const SLACK: &str = "slack_x7y9z";
@@ -114,7 +114,7 @@ fn authorize_gives_a_link_even_for_an_active_account_and_can_wait_for_it() {
         "an active account is not done until it changes"
     );
     assert!(
-        emu.requests(tokenbroker::emulator::Route::Details) >= 1,
+        emu.requests(tokenbroker_emulator::Route::Details) >= 1,
         "it polls"
     );
     assert!(emu.approve(GMAIL, IDENTIFIER));

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use common::{Cli, IDENTIFIER, activate, emulator};
 use serde_json::{Value, json};
-use tokenbroker::emulator::Emulator;
+use tokenbroker_emulator::Emulator;
 
 const GMAIL: &str = "gmail_u3134a";
 /// The MCP tool's cut (mcp/mod.rs MAX_BODY).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use tokenbroker::emulator::{Emulator, Route};
+use tokenbroker_emulator::{Emulator, Route};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn create(emu: &Emulator, connector: &str) -> StatusCode {

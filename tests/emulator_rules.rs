@@ -7,8 +7,8 @@ mod common;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Map, Value, json};
-use tokenbroker::emulator::Emulator;
-use tokenbroker::emulator::rules::{Field, MESSAGES, Rule, Type};
+use tokenbroker_emulator::Emulator;
+use tokenbroker_emulator::rules::{Field, MESSAGES, Rule, Type};
 
 /// How each request message reaches the emulator, and a request that passes its rules.
 fn endpoint(message: &str) -> Option<(Method, &'static str, Value)> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
-use tokenbroker::emulator::{
+use tokenbroker_emulator::{
     Approval, DASHBOARD_COOKIE, Emulator, EmulatorBuilder, Route, UserVerification,
 };
 

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Cli, IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::Emulator;
+use tokenbroker_emulator::Emulator;
 
 const GMAIL: &str = "gmail_u3134a";
 const SLACK: &str = "slack_x7y9z";

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{IDENTIFIER, activate, emulator, uncached};
-use tokenbroker::emulator::{Fault, Route};
 use tokenbroker::{AccountStatus, Credentials, Error, ErrorKind};
+use tokenbroker_emulator::{Fault, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 
-async fn ready() -> tokenbroker::emulator::Emulator {
+async fn ready() -> tokenbroker_emulator::Emulator {
     let emu = emulator().start().await.unwrap();
     activate(&emu, GMAIL, IDENTIFIER);
     emu

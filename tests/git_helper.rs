@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{Cli, IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::Emulator;
+use tokenbroker_emulator::Emulator;
 
 const GITHUB: &str = "github_x7";
 const BIN: &str = env!("CARGO_BIN_EXE_get-token");

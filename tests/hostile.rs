@@ -24,7 +24,7 @@ use table::{
     AUTHORIZE, AUTHORIZE_JSON, CliPath, DOCTOR, DOCTOR_JSON, GET, GET_JSON, HEADER, LEAN, Payload,
     STATUS, STATUS_JSON, Scenario, TOKEN, WAIT, drive, in_account_fields, in_error_answers,
 };
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 /// Terminal escapes (OSC title, clear screen, colour, C1 CSI), bidi overrides and isolates, zero-width and
 /// format characters, CR, DEL and NUL.

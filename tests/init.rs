@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{Cli, emulator};
-use tokenbroker::emulator::{Emulator, Fault, Route};
+use tokenbroker_emulator::{Emulator, Fault, Route};
 
 fn env_file(cli: &Cli) -> std::path::PathBuf {
     cli.config_dir().join(".env")

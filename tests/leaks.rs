@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{Cli, IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::{Emulator, Fault, Route};
+use tokenbroker_emulator::{Emulator, Fault, Route};
 
 const SECRET: &str = "cs_leakcheck_7f3a9b2e41d0";
 const GMAIL: &str = "gmail_u3134a";

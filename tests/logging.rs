@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use common::{IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::{Fault, Route};
+use tokenbroker_emulator::{Fault, Route};
 
 static RECORDS: Mutex<String> = Mutex::new(String::new());
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use common::{Cli, IDENTIFIER, activate, emulator};
 use mcp_support::*;
 use serde_json::json;
-use tokenbroker::emulator::UserVerification;
+use tokenbroker_emulator::UserVerification;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tools_list_status_and_a_request_without_a_token_in_sight() {

@@ -16,7 +16,7 @@ use rmcp::model::{
 };
 use rmcp::service::PeerRequestOptions;
 use serde_json::json;
-use tokenbroker::emulator::{Approval, Emulator, UserVerification};
+use tokenbroker_emulator::{Approval, Emulator, UserVerification};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

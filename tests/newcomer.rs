@@ -193,7 +193,7 @@ fn a_wrong_connection_name_is_said_as_such_everywhere() {
 
     // An environment without the list: doctor asks for a link, which Scalekit refuses for an unknown name.
     emu.inject(
-        tokenbroker::emulator::Fault::status(tokenbroker::emulator::Route::AppConnections, 404)
+        tokenbroker_emulator::Fault::status(tokenbroker_emulator::Route::AppConnections, 404)
             .times(10),
     );
     let run = cli.run(&["doctor", "gmail"]);

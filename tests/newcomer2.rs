@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Cli, emulator};
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 /// F5: habits from gh, gcloud and aws get a precise hint, and none of them reaches Scalekit (`logout gmail`
 /// asked Scalekit for a link before).

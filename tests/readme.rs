@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use common::Cli;
 
 const README: &str = include_str!("../README.md");
-const EMULATOR: &str = env!("CARGO_BIN_EXE_tokenbroker-emulator");
 
 /// The shell block that follows `marker` in README.md, one command per line, comments dropped.
 fn block_after(marker: &str) -> Vec<String> {
@@ -27,6 +26,24 @@ fn block_after(marker: &str) -> Vec<String> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(str::to_owned)
         .collect()
+}
+
+/// `cargo run -p tokenbroker-emulator`: the emulator's binary, built as cargo would (it is another package of
+/// the workspace, so it is not among this test's `CARGO_BIN_EXE_*`), beside this test's own target directory.
+fn emulator_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "tokenbroker-emulator"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p tokenbroker-emulator");
+    // This test runs from target/<profile>/deps/.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("tokenbroker-emulator")
 }
 
 /// `cargo run --example NAME`: the example, built as cargo would (already built by `cargo test`; built now
@@ -94,11 +111,9 @@ fn emulator_walkthrough_runs_as_written() {
     let mut emulator = None;
     let mut tokens = Vec::new();
     for line in &lines {
-        if let Some(args) =
-            line.strip_prefix("cargo run --features emulator,cli --bin tokenbroker-emulator --")
-        {
+        if let Some(args) = line.strip_prefix("cargo run -p tokenbroker-emulator --") {
             let args = self::words(args, &home);
-            let child = Command::new(EMULATOR)
+            let child = Command::new(emulator_binary())
                 .args(&args)
                 .env_clear()
                 .env("HOME", &home)
@@ -109,7 +124,7 @@ fn emulator_walkthrough_runs_as_written() {
             emulator = Some(Background(child));
             wait_for_file(&home.join(".config/tokenbroker/.env"));
         } else if let Some(rest) = line
-            .strip_prefix("cargo run -q --features emulator,cli --bin get-token --")
+            .strip_prefix("cargo run -q --bin get-token --")
             .or_else(|| line.strip_prefix("get-token"))
         {
             let words = self::words(rest, &home);

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{CONNECTIONS_JSON, Cli, IDENTIFIER, activate, emulator};
-use tokenbroker::emulator::{Emulator, Route};
+use tokenbroker_emulator::{Emulator, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 
@@ -318,7 +318,7 @@ fn l3_timeout_bounds_the_whole_command() {
     let emu = emulator().spawn().unwrap();
     // Every request takes 0.8 s: four of them (token, auth, create, magic link) would take 3.2 s.
     for route in [Route::Token, Route::Auth, Route::Create, Route::MagicLink] {
-        emu.inject(tokenbroker::emulator::Fault::delay(route, Duration::from_millis(800)).times(5));
+        emu.inject(tokenbroker_emulator::Fault::delay(route, Duration::from_millis(800)).times(5));
     }
     let started = Instant::now();
     let run = Cli::on(&emu).run(&["--timeout=2", "gmail"]);

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{IDENTIFIER, builder, emulator};
-use tokenbroker::emulator::{Approval, Emulator, Route, UserVerification};
 use tokenbroker::{
     AuthorizationRequired, Broker, CachePolicy, Error, ErrorKind, VerificationError, WaitOptions,
 };
+use tokenbroker_emulator::{Approval, Emulator, Route, UserVerification};
 
 const GMAIL: &str = "gmail_u3134a";
 const VERIFY: &str = "http://127.0.0.1:9/tokenbroker/verify";

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 
 use common::IDENTIFIER;
 use common::browser::{browse, cli, custom, json, link_in, redirect};
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 const GMAIL: &str = "gmail_u3134a";
 const SLACK: &str = "slack_x7y9z";

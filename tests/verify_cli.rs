@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::IDENTIFIER;
 use common::browser::{browse, cli, custom, json, link_in, redirect};
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 const GMAIL: &str = "gmail_u3134a";
 

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use common::{Cli, IDENTIFIER, activate, builder, emulator};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use tokenbroker::emulator::{Emulator, Fault, Route};
 use tokenbroker::{CachePolicy, Error, ErrorKind};
+use tokenbroker_emulator::{Emulator, Fault, Route};
 
 const GMAIL: &str = "gmail_u3134a";
 

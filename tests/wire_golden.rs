@@ -8,8 +8,8 @@ mod common;
 
 use common::{IDENTIFIER, builder, emulator};
 use serde_json::json;
-use tokenbroker::emulator::{Approval, Emulator, Recorded, Route, UserVerification};
 use tokenbroker::{CachePolicy, Error};
+use tokenbroker_emulator::{Approval, Emulator, Recorded, Route, UserVerification};
 
 const GMAIL: &str = "gmail_u3134a";
 const API_VERSION: &str = "20261012";

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 pub async fn approved_token(
     service: &str,
     connection: &str,
-) -> (tokenbroker::emulator::Emulator, tokenbroker::AccessToken) {
+) -> (tokenbroker_emulator::Emulator, tokenbroker::AccessToken) {
     use tokenbroker::{Broker, Connection, Connections};
-    let emulator = tokenbroker::emulator::Emulator::builder()
+    let emulator = tokenbroker_emulator::Emulator::builder()
         .connection(connection)
         .start()
         .await

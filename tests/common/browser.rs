@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use tokenbroker::emulator::{Approval, Emulator, UserVerification};
+use tokenbroker_emulator::{Approval, Emulator, UserVerification};
 
 use super::{Cli, emulator};
 

@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
-use tokenbroker::emulator::{Emulator, EmulatorBuilder};
 use tokenbroker::{Broker, Builder, Connection, Connections};
+use tokenbroker_emulator::{Emulator, EmulatorBuilder};
 
 pub const IDENTIFIER: &str = "mess";
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokenbroker::emulator::{Emulator, Fault, Route};
+use tokenbroker_emulator::{Emulator, Fault, Route};
 
 use crate::common::Cli;
 

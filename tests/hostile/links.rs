@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 use crate::harness::{
     BASE, CONNECTIONS_JSON, Codes, HOSTPORT, Outcome, Report, Rules, World, account_answers, check,

@@ -2,7 +2,7 @@
 //! runs every (payload, path) pair through one checking function.
 
 use serde_json::Value;
-use tokenbroker::emulator::Route;
+use tokenbroker_emulator::Route;
 
 use crate::harness::{
     BASE, CONNECTIONS_JSON, Codes, Report, Rules, World, account_answers, active_account, json_str,

@@ -16,7 +16,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use tokenbroker::emulator::{Approval, Emulator};
+use tokenbroker_emulator::{Approval, Emulator};
 use tokio::io::{AsyncRead, ReadBuf};
 
 pub const GMAIL: &str = "gmail_u3134a";

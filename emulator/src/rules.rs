@@ -1,11 +1,11 @@
 //! Scalekit's request rules, as data: every field of every request message the emulator serves, with its
 //! type and its `buf.validate` rules, copied from the protos inside Scalekit's Python SDK 2.21.0
 //! (`proto-evidence/*.python-2.21.0.txt`). The emulator refuses what these rules refuse (in the emulator's `validate` module);
-//! `tests/proto_rules.rs` renders each field back into the dump's own syntax and compares it with the dump,
+//! `emulator/tests/proto_rules.rs` renders each field back into the dump's own syntax and compares it with the dump,
 //! so a rule missing here, or changed there, fails the build instead of the first real user.
 //!
 //! ```
-//! use tokenbroker::emulator::rules::{message, Rule};
+//! use tokenbroker_emulator::rules::{message, Rule};
 //!
 //! let create = message("CreateConnectedAccountRequest").unwrap();
 //! let field = create.field("connected_account").unwrap();

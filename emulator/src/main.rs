@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use tokenbroker::emulator::{DEFAULT_CLIENT_ID, DEFAULT_CONNECTIONS, Emulator, UserVerification};
+use tokenbroker_emulator::{DEFAULT_CLIENT_ID, DEFAULT_CONNECTIONS, Emulator, UserVerification};
 
 /// The environment variable the client secret is taken from; never a flag, since `ps` shows every
 /// process's arguments to every user.

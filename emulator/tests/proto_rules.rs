@@ -1,4 +1,4 @@
-//! The emulator's rule table (`tokenbroker::emulator::rules`) against Scalekit's protos, mechanically: every
+//! The emulator's rule table (`tokenbroker_emulator::rules`) against Scalekit's protos, mechanically: every
 //! field of every request message the emulator serves, with its type and `buf.validate` rules, must read in
 //! the table exactly as in the dumps of Scalekit's Python SDK 2.21.0. The dumps are vendored in
 //! `tests/proto-evidence/` (and checked equal to `../shared/reference/proto-evidence/` where that exists), so
@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use tokenbroker::emulator::rules::{Field, MESSAGES, Message, Rule};
+use tokenbroker_emulator::rules::{Field, MESSAGES, Message, Rule};
 
 /// A field as the dump writes it: `(number, type, name, validate rules)`.
 type DumpField = (u32, String, String, Option<String>);
@@ -187,7 +187,8 @@ fn removing_or_changing_any_rule_of_the_table_is_noticed() {
 
 #[test]
 fn the_vendored_dumps_are_the_shared_evidence() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/proto-evidence");
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/proto-evidence");
     if !shared.is_dir() {
         // CI runs with shared/ beside the clone; a clone elsewhere has only the vendored copies.
         assert!(

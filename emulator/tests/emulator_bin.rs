@@ -1,8 +1,6 @@
 //! The standalone `tokenbroker-emulator` binary: where its secret comes from, `--env-out`, its default
 //! verification mode and connections, and a clear error for a busy port.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,7 +84,7 @@ async fn env_out_holds_the_secret_from_the_environment_in_a_private_file() {
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
-    assert!(!common::api_token(&url, &id, &secret).await.is_empty());
+    assert!(!api_token(&url, &id, &secret).await.is_empty());
     // Nothing on stdout when the lines go to a file.
     running.0.kill().unwrap();
     let mut out = String::new();
@@ -122,7 +120,7 @@ async fn by_default_any_connection_works_and_verification_is_custom() {
     let _running = start(&path, None, &[]);
     let (url, id, secret) = read_env(&path);
     let client = reqwest::Client::new();
-    let token = common::api_token(&url, &id, &secret).await;
+    let token = api_token(&url, &id, &secret).await;
     let link: Value = client
         .post(format!("{url}/api/v1/connected_accounts/magic_link"))
         .bearer_auth(&token)
@@ -155,7 +153,7 @@ async fn connection_flags_restrict_the_names_accepted() {
     );
     let (url, id, secret) = read_env(&path);
     let client = reqwest::Client::new();
-    let token = common::api_token(&url, &id, &secret).await;
+    let token = api_token(&url, &id, &secret).await;
     for (connector, expected) in [("gmail", 200), ("slack", 404)] {
         let answer = client
             .post(format!("{url}/api/v1/connected_accounts/magic_link"))
@@ -290,4 +288,22 @@ fn stdout_lines_are_exports() {
             "export SCALEKIT_CLIENT_SECRET"
         ]
     );
+}
+
+/// An API token from the emulator at `url`, over raw HTTP.
+async fn api_token(url: &str, id: &str, secret: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{url}/oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
 }

@@ -8,7 +8,7 @@ use super::Route;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tokenbroker::emulator::{Fault, Route};
+/// use tokenbroker_emulator::{Fault, Route};
 /// let f = Fault::status(Route::Auth, 503).times(2);
 /// let slow = Fault::delay(Route::Token, Duration::from_secs(5));
 /// let junk = Fault::body(Route::Auth, 200, "{\"connected_account\": ");

@@ -326,7 +326,7 @@ fn cel(id: &'static str, args: &Args) -> Result<(), Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::rules::{MESSAGES, message};
+    use crate::rules::{MESSAGES, message};
 
     #[test]
     fn json_names_are_lower_camel_case() {

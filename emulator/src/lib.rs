@@ -10,7 +10,7 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use tokenbroker::emulator::{Emulator, Route};
+//! use tokenbroker_emulator::{Emulator, Route};
 //! use tokenbroker::{Broker, Connection, Connections, Error};
 //!
 //! let emulator = Emulator::builder().connection("gmail_u3134a").start().await?;
@@ -297,9 +297,9 @@ impl Emulator {
     }
 
     /// Credentials for a broker talking to this emulator.
-    pub fn credentials(&self) -> crate::Credentials {
+    pub fn credentials(&self) -> tokenbroker::Credentials {
         let state = self.lock();
-        crate::Credentials::new(
+        tokenbroker::Credentials::new(
             &self.url(),
             &state.client_id,
             state.client_secret.as_str().into(),

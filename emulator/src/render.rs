@@ -13,7 +13,7 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// A time as protojson writes a `Timestamp`: UTC, with 0, 3, 6 or 9 fractional digits.
 pub(crate) fn wire_time(at: SystemTime) -> String {
-    let whole = crate::timefmt::rfc3339(at);
+    let whole = tokenbroker::rfc3339(at);
     let nanos = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
