@@ -63,7 +63,7 @@ mod wait;
 pub mod fuzz;
 
 pub use account::AccountStatus;
-pub use api::PATH_ONLY_HOST;
+pub use api::{PATH_ONLY_HOST, sent_token};
 pub use broker::{AccountInfo, Broker, Builder, EnvironmentConnection, Target};
 pub use cache::CachePolicy;
 pub use config::{

@@ -152,13 +152,6 @@ pub(super) fn magic_link(s: &mut State, args: &Args) -> Reply {
 /// `connection_names`, `identifier` and `provider`; 10 a page unless `page_size` says otherwise (its
 /// description: "Default is typically 10").
 pub(super) fn list(s: &State, args: &Args) -> Reply {
-    let size: usize = args
-        .get("page_size")
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .unwrap_or(10);
-    let start: usize = args.get("page_token").parse().unwrap_or(0);
     let names = args.list("connection_names");
     let wanted = |k: &(String, String)| {
         let connector = args.get("connector");
@@ -168,21 +161,35 @@ pub(super) fn list(s: &State, args: &Args) -> Reply {
             && (args.get("provider").is_empty() || args.get("provider") == s.provider(&k.0))
     };
     let matching: Vec<_> = s.accounts.keys().filter(|k| wanted(k)).collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|k| s.render_for_list(k))
-        .collect();
-    let next = if start + size < matching.len() {
-        (start + size).to_string()
-    } else {
-        String::new()
-    };
+    let (page, next) = page(&matching, args, 10);
+    let page: Vec<Value> = page.iter().map(|k| s.render_for_list(k)).collect();
     json_reply(
         StatusCode::OK,
         &json!({"connected_accounts": page, "total_size": matching.len(), "next_page_token": next, "prev_page_token": ""}),
     )
+}
+
+/// One page of `items`: `page_size` of them (0 meaning `default`) from the offset `page_token` holds, and the
+/// token of the next page (empty at the end). Any token is safe: one past the end is an empty last page.
+pub(super) fn page<'a, T>(items: &'a [T], args: &Args, default: usize) -> (&'a [T], String) {
+    let size: usize = args
+        .get("page_size")
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or(default);
+    let start = args
+        .get("page_token")
+        .parse::<usize>()
+        .unwrap_or(0)
+        .min(items.len());
+    let end = start.saturating_add(size).min(items.len());
+    let next = if end < items.len() {
+        end.to_string()
+    } else {
+        String::new()
+    };
+    (&items[start..end], next)
 }
 
 pub(super) fn delete(s: &mut State, args: &Args) -> Reply {

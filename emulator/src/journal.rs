@@ -8,6 +8,11 @@ use super::state::State;
 
 /// How many requests the journal keeps: the oldest go first, so a long test cannot grow it without bound.
 pub const MAX_RECORDED: usize = 1000;
+/// What one record keeps at most: the start of the body, and the first headers (each value's start). A
+/// client's real requests fit whole; a hostile one cannot make a thousand records weigh gigabytes.
+const MAX_BODY: usize = 8 * 1024;
+const MAX_HEADERS: usize = 64;
+const MAX_VALUE: usize = 1024;
 
 /// One request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +38,11 @@ impl Recorded {
         let headers = parts
             .headers
             .iter()
+            .take(MAX_HEADERS)
             .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                let bytes = value.as_bytes();
+                let value =
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_VALUE)]).into_owned();
                 let value = match name.as_str() {
                     "authorization" if value.starts_with("Bearer ") => "Bearer ***".to_owned(),
                     _ => value,
@@ -48,7 +56,7 @@ impl Recorded {
             path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
             headers,
-            body: String::from_utf8_lossy(body).into_owned(),
+            body: String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]).into_owned(),
         }
     }
 

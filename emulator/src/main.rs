@@ -162,25 +162,49 @@ const MARKER: &str =
 /// Refuses to replace a file at `path` that the emulator did not write, unless `force`. Files of earlier
 /// versions (no marker) are recognised by their loopback `SCALEKIT_ENV_URL`.
 fn check_env_out(path: &Path, force: bool) -> Result<(), String> {
-    let Ok(file) = std::fs::File::open(path) else {
+    if force {
         return Ok(());
+    }
+    let refused = || {
+        Err(format!(
+            "{} holds another set-up (not written by the emulator), or cannot be read; nothing was changed. \
+             Write the emulator's settings elsewhere (--env-out /tmp/emulator.env, then get-token --env-file \
+             /tmp/emulator.env ...), or pass --force to replace it",
+            path.display()
+        ))
     };
-    let mut head = String::new();
-    // Enough for the three lines; a larger file is not one of ours.
-    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut head);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // A FIFO planted there must not hang the start.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc_nonblock());
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // It exists but cannot be read: not known to be ours.
+        Err(_) => return refused(),
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return refused();
+    }
+    let mut head = Vec::new();
+    // Enough for the three lines; bytes, so text that is not UTF-8 is still read (and is not ours).
+    if std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head).is_err() {
+        return refused();
+    }
+    let head = String::from_utf8_lossy(&head);
     let ours = head.starts_with(MARKER)
         || head
             .lines()
-            .any(|l| l.starts_with("SCALEKIT_ENV_URL=http://127.0.0.1:"));
-    if ours || force || head.trim().is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} holds another set-up (not written by the emulator); nothing was changed. Write the emulator's \
-         settings elsewhere (--env-out /tmp/emulator.env, then get-token --env-file /tmp/emulator.env ...), or \
-         pass --force to replace it",
-        path.display()
-    ))
+            .any(|l| l.starts_with("SCALEKIT_ENV_URL=http://127.0.0.1:"))
+        || head.trim().is_empty();
+    if ours { Ok(()) } else { refused() }
+}
+
+/// `O_NONBLOCK`, for opening a path that may be a FIFO.
+#[cfg(unix)]
+fn libc_nonblock() -> i32 {
+    libc::O_NONBLOCK
 }
 
 /// Whether `path` is the `.env` get-token reads without `--env-file`.

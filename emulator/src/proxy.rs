@@ -15,30 +15,14 @@ use super::validate::Args;
 /// The environment's connections as `ListAppConnections` gives them, page by page: `page_size` is at
 /// most 30 (checked before this), 0 meaning 30; `page_token` is the offset the previous page handed out.
 pub(super) fn app_connections(s: &State, args: &Args) -> Reply {
-    let size: usize = args
-        .get("page_size")
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .unwrap_or(30);
-    let start: usize = args.get("page_token").parse().unwrap_or(0);
     let names: Vec<&String> = s
         .connections
         .keys()
         .filter(|n| args.get("provider").is_empty() || s.provider(n) == args.get("provider"))
         .filter(|n| args.get("query").is_empty() || n.contains(args.get("query")))
         .collect();
-    let page: Vec<Value> = names
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|n| s.render_connection(n))
-        .collect();
-    let next = if start + size < names.len() {
-        (start + size).to_string()
-    } else {
-        String::new()
-    };
+    let (page, next) = super::accounts::page(&names, args, 30);
+    let page: Vec<Value> = page.iter().map(|n| s.render_connection(n)).collect();
     json_reply(
         StatusCode::OK,
         &json!({"connections": page, "next_page_token": next, "prev_page_token": "",

@@ -307,3 +307,44 @@ async fn api_token(url: &str, id: &str, secret: &str) -> String {
         .unwrap();
     answer["access_token"].as_str().unwrap().to_owned()
 }
+
+/// Third review, A-6: `tokenbroker-emulator --env-out FILE` replaces a real set-up without `--force` when the first 4096
+/// bytes of the file are not valid UTF-8 (`read_to_string` then fails and leaves the head empty, which
+/// counts as "an empty file"): a Latin-1 comment, or a large .env whose 4096th byte falls inside a
+/// multi-byte character.
+#[test]
+fn env_out_never_replaces_a_real_set_up_that_is_not_utf8_in_its_head() {
+    let real_lines = "SCALEKIT_ENV_URL=https://acme.scalekit.dev\nSCALEKIT_CLIENT_ID=skc_1\nSCALEKIT_CLIENT_SECRET=real\n";
+    let mut latin1 = b"# caf\xe9\n".to_vec();
+    latin1.extend_from_slice(real_lines.as_bytes());
+    let mut large = format!("# x{}\n", "é".repeat(3000)).into_bytes();
+    large.extend_from_slice(real_lines.as_bytes());
+    for (name, real) in [
+        ("latin-1 comment", latin1),
+        ("cut inside a character", large),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, &real).unwrap();
+        let mut child = std::process::Command::new(BIN)
+            .args(["--port", "0", "--env-out"])
+            .arg(&path)
+            .env_remove("TOKENBROKER_EMULATOR_CLIENT_SECRET")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read(&path).unwrap();
+        assert!(
+            now == real,
+            "{name}: the real set-up was replaced without --force:\n{}",
+            String::from_utf8_lossy(&now)
+        );
+    }
+}

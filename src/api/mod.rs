@@ -46,8 +46,9 @@ impl Broker {
         let mut retried = false;
         loop {
             let token = self.token(&target).await?;
-            let answer = self.follow(&request, bearer(token.secret_ref())).await?;
+            let mut answer = self.follow(&request, bearer(token.secret_ref())).await?;
             if answer.status() != StatusCode::UNAUTHORIZED {
+                answer.extensions_mut().insert(Sent(token));
                 return Ok(answer);
             }
             if retried {
@@ -157,6 +158,26 @@ impl Broker {
             detail: format!("more than {MAX_REDIRECTS} redirects"),
         })
     }
+}
+
+/// The token a [`Broker::send`] answer was sent with, kept with the answer: whatever prints the answer can
+/// hide the token if the API echoes it, exactly that one, with no second look-up that could find another
+/// (refreshed) token or fail.
+#[derive(Clone)]
+struct Sent(crate::AccessToken);
+
+/// The token the answer of [`Broker::send`] was sent with, to hide it where the API echoes it (a debugging
+/// endpoint, an error page); `None` for any other answer, such as one through Scalekit's proxy, where the
+/// token never leaves Scalekit.
+///
+/// ```no_run
+/// # async fn run(broker: tokenbroker::Broker, request: reqwest::Request) -> Result<(), tokenbroker::Error> {
+/// let answer = broker.send("gmail", None, request).await?;
+/// let sent = tokenbroker::sent_token(&answer).map(|t| t.expose_secret().to_owned());
+/// # Ok(()) }
+/// ```
+pub fn sent_token(answer: &Response) -> Option<&crate::AccessToken> {
+    answer.extensions().get::<Sent>().map(|s| &s.0)
 }
 
 /// The host a request built from a path alone carries (`https://path.invalid/...`): for the proxy, where

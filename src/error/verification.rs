@@ -114,14 +114,20 @@ pub enum VerificationError {
     /// The loopback port the browser is sent to after approving is held by a program of another local
     /// user, which would receive the verification (and could show the browser any page): nothing was relayed.
     #[error(
-        "127.0.0.1:{port}, where the browser is sent after approving, is held by a program of another user \
-         (uid {uid}), which would receive the verification; no link was relayed"
+        "127.0.0.1:{port}, where the browser is sent after approving, is held by {}, which would receive the \
+         verification",
+        match uid {
+            Some(uid) => format!("a program of another user (uid {uid})"),
+            None => "a socket that does not listen (not a get-token wait of yours; another user may have bound \
+                     it)".to_owned(),
+        }
     )]
     PortTaken {
         /// The port.
         port: u16,
-        /// The uid of the program listening there.
-        uid: u32,
+        /// The uid of the program listening there; `None` when the port is bound but nothing listens, which
+        /// no get-token wait does.
+        uid: Option<u32>,
     },
 
     /// Scalekit refused the request for another reason (HTTP 400: no verification pending, ...).

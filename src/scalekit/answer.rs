@@ -99,9 +99,11 @@ pub(crate) fn magic_link_from(body: &[u8], env: &Url) -> Result<MagicLink, Error
         .filter(|e| !e.is_empty())
     {
         None => None,
+        // Go's zero time (an unset expiry, wire audit 2 C5) says nothing about when the link ends.
         Some(e) => Some(parse_rfc3339(e).ok_or_else(|| {
             protocol(format!("expiry {:?} is not an RFC 3339 time", one_line(e)))
-        })?),
+        })?)
+        .filter(|t| *t > crate::timefmt::not_before()),
     };
     Ok(MagicLink { url, expires_at })
 }

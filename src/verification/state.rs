@@ -166,6 +166,16 @@ pub(crate) fn parse(state: &str) -> Result<Claims, String> {
         return Err(malformed());
     }
     let mac = unhex(mac).filter(|m| m.len() == 32).ok_or_else(malformed)?;
+    // One spelling per state, the one `issue` writes: an upper-case MAC, a `+` or leading zeros in the expiry
+    // would pass the MAC check but not be the text the used-states file remembers (third review, A-2).
+    let canonical = format!(
+        "{VERSION}.{service}.{}.{expires}.{nonce}.{}",
+        URL_SAFE_NO_PAD.encode(&identifier),
+        hex(&mac)
+    );
+    if canonical != state {
+        return Err(malformed());
+    }
     Ok(Claims {
         service: service.to_owned(),
         identifier,

@@ -7,7 +7,8 @@ use std::path::Path;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, Request, Response};
 use serde_json::{Value, json};
-use tokenbroker::{Broker, Error, PATH_ONLY_HOST, printable};
+use tokenbroker::{Error, PATH_ONLY_HOST, printable};
+use zeroize::Zeroizing;
 
 use crate::args::Global;
 use crate::conceal::Concealer;
@@ -57,26 +58,16 @@ pub(crate) async fn run(global: &Global, call: &Call<'_>) -> u8 {
         Ok(a) => a,
         Err(e) => return report::fail(global, Some(&service), &e),
     };
-    // What might echo the token back (a debugging endpoint, an error page): masked in whatever is printed.
-    let token = if call.via_scalekit {
-        None
-    } else {
-        cached_token(&broker, &service, call.identifier).await
-    };
-    deliver(global, call, answer, token.as_deref()).await
+    // What might echo the token back (a debugging endpoint, an error page): the token this answer was sent
+    // with, hidden in whatever is printed. Through the proxy no token left Scalekit.
+    let token = sent(&answer);
+    deliver(global, call, answer, token.as_ref().map(|t| t.as_str())).await
 }
 
-/// The token just used, from the in-memory cache (no request): to mask it if the answer repeats it.
-pub(crate) async fn cached_token(
-    broker: &Broker,
-    service: &str,
-    identifier: Option<&str>,
-) -> Option<String> {
-    let token = match identifier {
-        Some(id) => broker.get_token_for(service, id).await,
-        None => broker.get_token(service).await,
-    };
-    token.ok().map(|t| t.expose_secret().to_owned())
+/// The token an answer was sent with, as [`tokenbroker::sent_token`] keeps it with the answer (never looked
+/// up again: a second look-up could find a refreshed token, or fail, and leave the sent one unhidden).
+pub(crate) fn sent(answer: &reqwest::Response) -> Option<Zeroizing<String>> {
+    tokenbroker::sent_token(answer).map(|t| Zeroizing::new(t.expose_secret().to_owned()))
 }
 
 pub(crate) fn build(call: &Call<'_>) -> Result<Request, String> {

@@ -212,12 +212,7 @@ pub(crate) fn port_taken(broker: &Broker, global: &Global) -> Option<Error> {
     if broker.user_verify_url() != Some(&listener::verify_url(port)) {
         return None;
     }
-    match port::holder(port) {
-        port::Holder::Other(uid) => {
-            Some(tokenbroker::VerificationError::PortTaken { port, uid }.into())
-        }
-        _ => None,
-    }
+    port::suspect(port).map(|uid| tokenbroker::VerificationError::PortTaken { port, uid }.into())
 }
 
 /// Runs `work` with the loopback listener beside it, when links send the browser there. A port held by
@@ -240,7 +235,7 @@ pub(crate) async fn with_listener(
     // Before any link is relayed: a port another user holds would get the redirect.
     let first = Listener::bind(port).await;
     if first.is_err()
-        && let port::Holder::Other(uid) = port::holder(port)
+        && let Some(uid) = port::suspect(port)
     {
         let e = Error::from(tokenbroker::VerificationError::PortTaken { port, uid });
         return accounts.iter().map(|_| Err(e.clone())).collect();
@@ -253,7 +248,7 @@ pub(crate) async fn with_listener(
             match bound {
                 Ok(listening) => return listening.serve(broker, accounts, failed).await,
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    if let port::Holder::Other(uid) = port::holder(port) {
+                    if let Some(uid) = port::suspect(port) {
                         let e = tokenbroker::VerificationError::PortTaken { port, uid };
                         global.tell(&report::describe(None, &e.into()));
                         return std::future::pending().await;

@@ -23,8 +23,9 @@ pub(crate) fn hint(error: &Error) -> String {
                 .into()
         }
         Error::Verification(VerificationError::PortTaken { .. }) => format!(
-            "choose a free port for every get-token command of this user: {run} --verify-port PORT (or set \
-             TOKENBROKER_VERIFY_PORT), and ask who runs the program on this one"
+            "choose a free port for every get-token command of this user: {} --verify-port PORT (or set \
+             TOKENBROKER_VERIFY_PORT), and ask who holds this one",
+            report::invocation_without_port()
         ),
         Error::Verification(VerificationError::OtherFlow { .. }) => format!(
             "see which accounts are connected ({run} status), disconnect any you did not approve yourself \

@@ -13,6 +13,24 @@ pub(crate) enum Holder {
     Unknown,
 }
 
+/// Whether the redirect to `port` could reach someone other than this user: `Some(uid)` for another user's
+/// listener, `Some(None)` on Linux for a port that is bound (this process cannot bind it) while nothing of
+/// this user listens there: a socket bound without listening shows in no table, and could start listening
+/// once the link is out (third review, A-3). `None`: free, or this user's own wait. Elsewhere the tables are
+/// not read, and a taken port is taken as this user's.
+pub(crate) fn suspect(port: u16) -> Option<Option<u32>> {
+    match holder(port) {
+        Holder::Me => None,
+        Holder::Other(uid) => Some(Some(uid)),
+        Holder::Unknown if cfg!(target_os = "linux") => {
+            std::net::TcpListener::bind(("127.0.0.1", port))
+                .is_err()
+                .then_some(None)
+        }
+        Holder::Unknown => None,
+    }
+}
+
 /// Who listens on `port` (any local address, IPv4 or IPv6), from the kernel's socket tables.
 pub(crate) fn holder(port: u16) -> Holder {
     #[cfg(target_os = "linux")]

@@ -63,6 +63,24 @@ pub(crate) fn invocation() -> &'static str {
     INVOCATION.get().map_or("get-token", String::as_str)
 }
 
+/// [`invocation`] without its `--verify-port`: for a hint that names a new port.
+pub(crate) fn invocation_without_port() -> String {
+    let words: Vec<&str> = invocation().split(' ').collect();
+    let mut kept = Vec::new();
+    let mut skip = false;
+    for word in words {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if word == "--verify-port" {
+            skip = true;
+            continue;
+        }
+        kept.push(word);
+    }
+    kept.join(" ")
+}
+
 /// The command to run after relaying a link: wait for this account.
 pub(crate) fn next_wait(service: &str, identifier: &str, source: &IdentifierSource) -> String {
     let base = invocation();
@@ -79,7 +97,11 @@ pub(crate) fn next_wait(service: &str, identifier: &str, source: &IdentifierSour
 /// instead of sitting on a dead link.
 pub(crate) fn next_after_link(auth: &AuthorizationRequired) -> String {
     let wait = next_wait(&auth.service, &auth.identifier, &auth.identifier_source);
-    match auth.expires_at {
+    // Only a future expiry: one already past (a skewed clock) would make every wait end at once.
+    match auth
+        .expires_at
+        .filter(|at| *at > std::time::SystemTime::now())
+    {
         Some(at) => format!("{wait} --link-expires {}", rfc3339(at)),
         None => wait,
     }

@@ -326,20 +326,35 @@ impl Server {
             via_scalekit: false,
         };
         let request = api::build(&call).map_err(|m| ErrorData::invalid_params(m, None))?;
-        let sending = broker.send(&service, self.identifier.as_deref(), request);
-        let Some(sent) =
-            progress::watched(context, "waiting for the API's answer", MAX_WAIT, sending).await
+        // The request and the reading of its answer, together: both end when the client cancels, and at
+        // MAX_WAIT (an allowed host that stalls or streams cannot hold the call).
+        let exchange = async {
+            let answer = broker
+                .send(&service, self.identifier.as_deref(), request)
+                .await?;
+            // Hidden with the token this answer was sent with, never one looked up again.
+            let token = api::sent(&answer);
+            api::answer_json(answer, token.as_ref().map(|t| t.as_str()), MAX_BODY).await
+        };
+        let bounded = tokio::time::timeout(MAX_WAIT, exchange);
+        let Some(outcome) =
+            progress::watched(context, "waiting for the API's answer", MAX_WAIT, bounded).await
         else {
             return Ok(cancelled());
         };
-        let answer = match sent {
-            Ok(answer) => answer,
-            Err(e) => return authorize::or_tool_error(self, &service, e, context).await,
-        };
-        let token = api::cached_token(broker, &service, self.identifier.as_deref()).await;
-        match api::answer_json(answer, token.as_deref(), MAX_BODY).await {
-            Ok(value) => Ok(structured(value)),
-            Err(e) => Ok(speak::tool_error(Some(&service), &e)),
+        match outcome {
+            Ok(Ok(value)) => Ok(structured(value)),
+            Ok(Err(e @ Error::AuthorizationRequired(_))) => {
+                authorize::or_tool_error(self, &service, e, context).await
+            }
+            Ok(Err(e)) => Ok(speak::tool_error(Some(&service), &e)),
+            Err(_) => Ok(speak::tool_error(
+                Some(&service),
+                &Error::Request {
+                    url: tokenbroker::printable(url).into_owned(),
+                    detail: format!("no whole answer within {} s; stopped", MAX_WAIT.as_secs()),
+                },
+            )),
         }
     }
 
