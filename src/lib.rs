@@ -46,6 +46,7 @@ mod api;
 pub mod blocking;
 mod broker;
 mod cache;
+pub mod conceal;
 mod config;
 mod error;
 mod flight;
@@ -78,7 +79,7 @@ pub use observe::RequestEvent;
 pub use text::printable;
 pub use timefmt::rfc3339;
 pub use token::AccessToken;
-pub use verification::Verified;
+pub use verification::{Verified, listener, port};
 pub use wait::WaitOptions;
 
 /// A token for `service` from a process-wide broker built from the environment on first use

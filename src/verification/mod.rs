@@ -3,6 +3,8 @@
 //! and the account stays `PENDING_VERIFICATION` until the app confirms the user with
 //! `POST /api/v1/connected_accounts/user/verify`. [`Broker::complete_verification`] is that step.
 
+pub mod listener;
+pub mod port;
 pub(crate) mod state;
 pub(crate) mod used;
 

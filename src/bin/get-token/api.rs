@@ -11,9 +11,8 @@ use tokenbroker::{Error, PATH_ONLY_HOST, printable};
 use zeroize::Zeroizing;
 
 use crate::args::Global;
-use crate::conceal::Concealer;
-use crate::mask::Masker;
 use crate::{exit, output, report};
+use tokenbroker::conceal::{Concealer, Masker};
 
 /// What to send, as given on the command line.
 pub(crate) struct Call<'a> {

@@ -162,7 +162,7 @@ impl Global {
                     tokenbroker::printable(&value)
                 )
             }),
-            (None, Err(_)) => Ok(crate::listener::DEFAULT_PORT),
+            (None, Err(_)) => Ok(tokenbroker::listener::DEFAULT_PORT),
         }
     }
 }

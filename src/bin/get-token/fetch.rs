@@ -9,9 +9,9 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::args::{Global, Show, Wait};
-use crate::listener::{self, Listener};
-use crate::port;
 use crate::{output, present, report};
+use tokenbroker::listener::{self, Listener};
+use tokenbroker::port;
 
 /// At most this many services are worked on at once, whatever connections.json holds: a command must not
 /// turn a long file into a burst of requests.

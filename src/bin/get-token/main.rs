@@ -9,7 +9,6 @@ mod args;
 mod brief;
 mod colour;
 mod complete;
-mod conceal;
 mod config;
 mod doctor;
 mod exec;
@@ -20,12 +19,9 @@ mod git;
 mod harden;
 mod hint;
 mod init;
-mod listener;
 #[cfg(unix)]
-mod mask;
 mod mcp;
 mod output;
-mod port;
 mod present;
 mod report;
 mod status;
@@ -298,8 +294,9 @@ async fn run(cli: Cli) -> u8 {
 /// The broker's settings from the global options; anything not given comes from the environment. Unless a
 /// hosted verify page is configured, links send the browser to get-token's loopback listener.
 fn builder(global: &Global) -> Builder {
-    let port = global.port().unwrap_or(listener::DEFAULT_PORT);
-    let mut builder = Broker::builder().default_user_verify_url(listener::verify_url(port));
+    let port = global.port().unwrap_or(tokenbroker::listener::DEFAULT_PORT);
+    let mut builder =
+        Broker::builder().default_user_verify_url(tokenbroker::listener::verify_url(port));
     // Each verification address completes a flow once, whichever get-token process gets it: the used
     // states are remembered (hashed) in the user's configuration directory, whatever --env-file says.
     if let Some(dir) = Broker::builder()

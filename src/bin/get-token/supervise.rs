@@ -6,7 +6,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::mask::Masker;
+use tokenbroker::conceal::Masker;
 
 /// The signals a user or a supervisor sends to stop or reload a command; get-token passes them on.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -120,7 +120,7 @@ pub(crate) fn run(mut command: Command, plan: Plan, secrets: &[&[u8]]) -> std::i
 /// own output is gone (then the pipe is closed, so the command gets SIGPIPE as it would have).
 fn pump(mut reader: PipeReader, target: Target, mut masker: Masker) {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
-    let mut shown = Vec::with_capacity(buf.len() + crate::mask::MASK.len());
+    let mut shown = Vec::with_capacity(buf.len() + tokenbroker::conceal::MASK.len());
     loop {
         shown.clear();
         match reader.read(&mut buf) {

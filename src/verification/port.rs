@@ -4,7 +4,7 @@
 
 /// The holder of a listening TCP port on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Holder {
+pub enum Holder {
     /// This user (the effective uid).
     Me,
     /// Another user, by uid.
@@ -18,7 +18,7 @@ pub(crate) enum Holder {
 /// this user listens there: a socket bound without listening shows in no table, and could start listening
 /// once the link is out (third review, A-3). `None`: free, or this user's own wait. Elsewhere the tables are
 /// not read, and a taken port is taken as this user's.
-pub(crate) fn suspect(port: u16) -> Option<Option<u32>> {
+pub fn suspect(port: u16) -> Option<Option<u32>> {
     match holder(port) {
         Holder::Me => None,
         Holder::Other(uid) => Some(Some(uid)),
@@ -32,7 +32,7 @@ pub(crate) fn suspect(port: u16) -> Option<Option<u32>> {
 }
 
 /// Who listens on `port` (any local address, IPv4 or IPv6), from the kernel's socket tables.
-pub(crate) fn holder(port: u16) -> Holder {
+pub fn holder(port: u16) -> Holder {
     #[cfg(target_os = "linux")]
     {
         let tables = ["/proc/net/tcp", "/proc/net/tcp6"]

@@ -1,6 +1,34 @@
 //! The loopback listener for user verification: when the browser runs on this machine, Scalekit sends it
 //! here after the user approves (`http://127.0.0.1:PORT/tokenbroker/verify?auth_request_id=...&state=...`),
-//! and get-token completes the verification at once.
+//! and the listener completes the verification at once. `get-token`'s waits and its MCP server use it; a
+//! Rust program can too:
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tokenbroker::listener::{Listener, verify_url};
+//! use tokenbroker::{Broker, Connection, Connections, Error};
+//! use tokenbroker_emulator::{Approval, Emulator, UserVerification};
+//!
+//! let emulator = Emulator::builder()
+//!     .connection("gmail_u3134a")
+//!     .user_verification(UserVerification::Custom)
+//!     .start()
+//!     .await?;
+//! let listener = Listener::bind(0).await?;
+//! let broker = Broker::builder()
+//!     .credentials(emulator.credentials())
+//!     .connections(Connections::new().with("gmail", Connection::new("gmail_u3134a").with_identifier("mess"))?)
+//!     .user_verify_url(verify_url(listener.port()))
+//!     .build()?;
+//! let Err(Error::AuthorizationRequired(auth)) = broker.get_token("gmail").await else { panic!() };
+//! // The user approves; their browser follows Scalekit's redirect to the listener.
+//! let Approval::Redirect(to) = emulator.click_approve(auth.url.as_str(), true) else { panic!() };
+//! let browser = tokio::spawn(async move { reqwest::get(to).await });
+//! listener.serve(&broker, &[("gmail".into(), "mess".into())], |e| eprintln!("{e}")).await;
+//! browser.await??;
+//! assert!(broker.get_token("gmail").await.is_ok());
+//! # Ok(()) }
+//! ```
 //!
 //! Every request is untrusted (any local program or web page can send one): the request head is read with a
 //! size cap and a time limit; only `GET` of the one path with both parameters, with `Host` exactly this
@@ -14,13 +42,13 @@
 
 use std::time::Duration;
 
-use tokenbroker::{Broker, Error, VerificationError, Verified, printable};
+use crate::{Broker, Error, VerificationError, Verified, printable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
 /// The port links name unless told otherwise (`--verify-port`, `TOKENBROKER_VERIFY_PORT`).
-pub(crate) const DEFAULT_PORT: u16 = 53117;
+pub const DEFAULT_PORT: u16 = 53117;
 const PATH: &str = "/tokenbroker/verify";
 /// A browser's request head is well under this; more is not a browser.
 const MAX_HEAD: usize = 8 * 1024;
@@ -30,14 +58,15 @@ const READ_TIME: Duration = Duration::from_secs(2);
 const MAX_OPEN: usize = 64;
 
 /// An account a wait is for: (service, identifier).
-pub(crate) type Account = (String, String);
+pub type Account = (String, String);
 
 /// The `user_verify_url` for links, given the port.
-pub(crate) fn verify_url(port: u16) -> Url {
+pub fn verify_url(port: u16) -> Url {
     Url::parse(&format!("http://127.0.0.1:{port}{PATH}")).expect("a valid URL")
 }
 
-pub(crate) struct Listener {
+/// The loopback listener, bound and not yet serving.
+pub struct Listener {
     socket: TcpListener,
 }
 
@@ -51,23 +80,23 @@ enum Handled {
 }
 
 impl Listener {
+    /// The port it listens on (the one asked for, or the one the system chose for 0).
+    pub fn port(&self) -> u16 {
+        self.socket.local_addr().map_or(0, |a| a.port())
+    }
+
     /// Listens on 127.0.0.1:`port`.
-    pub(crate) async fn bind(port: u16) -> std::io::Result<Self> {
+    pub async fn bind(port: u16) -> std::io::Result<Self> {
         Ok(Self {
             socket: TcpListener::bind(("127.0.0.1", port)).await?,
         })
     }
 
     /// Serves until every account in `waiting_for` is verified. Connections are handled concurrently, up to
-    /// [`MAX_OPEN`]. A verification that fails (wrong user, flow expired, another flow's request id) is
+    /// 64. A verification that fails (wrong user, flow expired, another flow's request id) is
     /// handed to `failed` and the listener goes on: a page that replays an old address must not end the
     /// wait. Runs until then; the caller drops it at its deadline.
-    pub(crate) async fn serve(
-        self,
-        broker: &Broker,
-        waiting_for: &[Account],
-        failed: impl Fn(&Error),
-    ) {
+    pub async fn serve(self, broker: &Broker, waiting_for: &[Account], failed: impl Fn(&Error)) {
         let port = self.socket.local_addr().map_or(0, |a| a.port());
         let host = std::sync::Arc::new(format!("127.0.0.1:{port}"));
         let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));

@@ -4,7 +4,7 @@
 //! base64 forms. A model can steer an echoing endpoint (TRACE, httpbin's `/anything`) so that a cut, a field
 //! limit or an encoding shows it part of the token; each of those leaves such a run or one of those forms.
 //!
-//! [`Masker`](crate::mask::Masker) is the streaming counterpart for output that cannot be held whole; it
+//! [`Masker`](super::Masker) is the streaming counterpart for output that cannot be held whole; it
 //! takes [`Concealer::forms`], the exact forms only.
 
 use std::collections::HashSet;
@@ -13,14 +13,14 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
-use crate::mask::MASK;
+use super::MASK;
 
 /// The shortest run of a token's bytes concealed: eight of a token's characters are not worth hiding
 /// from each other's neighbours, and a random run that long is not found in ordinary text.
 const GRAM: usize = 8;
 
-/// The token, its exact encoded forms, and every [`GRAM`]-byte window of its plain forms.
-pub(crate) struct Concealer {
+/// The token, its exact encoded forms, and every 8-byte window of its plain forms.
+pub struct Concealer {
     token: Zeroizing<Vec<u8>>,
     /// The token and its base64 forms, whose windows are looked for.
     plain: Vec<Zeroizing<Vec<u8>>>,
@@ -30,7 +30,7 @@ pub(crate) struct Concealer {
 
 impl Concealer {
     /// A concealer for `token`; with none (or an empty one), text passes unchanged.
-    pub(crate) fn new(token: Option<&str>) -> Self {
+    pub fn new(token: Option<&str>) -> Self {
         let token = Zeroizing::new(token.unwrap_or_default().as_bytes().to_vec());
         let mut plain = vec![token.clone()];
         if !token.is_empty() {
@@ -51,7 +51,7 @@ impl Concealer {
 
     /// The token's exact forms for the streaming masker: as sent, base64 (any alignment), every byte as a
     /// JSON `\u` escape, and every byte percent-escaped (upper and lower case).
-    pub(crate) fn forms(&self) -> Vec<Zeroizing<Vec<u8>>> {
+    pub fn forms(&self) -> Vec<Zeroizing<Vec<u8>>> {
         if self.token.is_empty() {
             return Vec::new();
         }
@@ -74,12 +74,12 @@ impl Concealer {
 
     /// How far past a cut the text must be read so that a token straddling it is seen whole, in its
     /// longest form (six bytes a byte as `\u` escapes).
-    pub(crate) fn reach(&self) -> usize {
+    pub fn reach(&self) -> usize {
         self.token.len().saturating_mul(6).saturating_add(GRAM)
     }
 
     /// `text` with every run of the token's bytes, raw or escaped, replaced by the mask.
-    pub(crate) fn conceal(&self, text: &str) -> String {
+    pub fn conceal(&self, text: &str) -> String {
         if self.token.is_empty() {
             return text.to_owned();
         }
@@ -115,7 +115,7 @@ impl Concealer {
 
     /// [`Concealer::conceal`], then cut to at most `cap` bytes (on a character boundary), with a tail that
     /// begins the token masked too. Returns the text and whether it was cut.
-    pub(crate) fn conceal_cut(&self, text: &str, cap: usize) -> (String, bool) {
+    pub fn conceal_cut(&self, text: &str, cap: usize) -> (String, bool) {
         let mut text = self.conceal(text);
         if text.len() <= cap {
             return (text, false);

@@ -1,4 +1,5 @@
-//! Concealing secrets in a byte stream: what `exec` puts between a command's output and get-token's own.
+//! Concealing secrets in a byte stream: what `get-token exec` puts between a command's output and its own,
+//! and `get-token api` between an API's answer and stdout.
 //!
 //! Every occurrence of a secret is replaced by [`MASK`], wherever the reads happen to split it. Only bytes
 //! that could still turn out to be the start of a secret are held back (fewer than the longest secret),
@@ -10,10 +11,10 @@
 use zeroize::Zeroizing;
 
 /// What the command's output shows in place of a token (the wording of 1Password's `op run`, our name).
-pub(crate) const MASK: &[u8] = b"<concealed by get-token>";
+pub const MASK: &[u8] = b"<concealed by get-token>";
 
 /// A streaming masker for one output stream.
-pub(crate) struct Masker {
+pub struct Masker {
     /// Longest first: where two secrets start at the same byte, the longer one is concealed whole.
     secrets: Vec<Zeroizing<Vec<u8>>>,
     /// The bytes that can start a secret, so runs of other bytes are copied without a closer look.
@@ -24,7 +25,7 @@ pub(crate) struct Masker {
 
 impl Masker {
     /// A masker for `secrets` (empty ones are ignored: there is nothing to conceal).
-    pub(crate) fn new<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut secrets: Vec<Zeroizing<Vec<u8>>> = secrets
             .into_iter()
             .filter(|s| !s.is_empty())
@@ -44,7 +45,7 @@ impl Masker {
     }
 
     /// Masks `chunk`, the next bytes of the stream, appending what can be shown now to `out`.
-    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.secrets.is_empty() {
             out.extend_from_slice(chunk);
             return;
@@ -57,7 +58,7 @@ impl Masker {
     }
 
     /// The end of the stream: whatever was held back is decided, with nothing more to come.
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
         let decided = self.scan(true, out);
         self.pending.drain(..decided);
     }
