@@ -99,11 +99,12 @@ pub(crate) fn magic_link_from(body: &[u8], env: &Url) -> Result<MagicLink, Error
         .filter(|e| !e.is_empty())
     {
         None => None,
-        // Go's zero time (an unset expiry, wire audit 2 C5) says nothing about when the link ends.
+        // Go's zero time (year 1: an unset expiry, wire audit 2 C5) says nothing about when the link ends; any
+        // other past time is a link already expired, and is kept as such.
         Some(e) => Some(parse_rfc3339(e).ok_or_else(|| {
             protocol(format!("expiry {:?} is not an RFC 3339 time", one_line(e)))
         })?)
-        .filter(|t| *t > crate::timefmt::not_before()),
+        .filter(|t| *t >= std::time::UNIX_EPOCH),
     };
     Ok(MagicLink { url, expires_at })
 }

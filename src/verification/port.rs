@@ -22,10 +22,21 @@ pub fn suspect(port: u16) -> Option<Option<u32>> {
     match holder(port) {
         Holder::Me => None,
         Holder::Other(uid) => Some(Some(uid)),
+        // A socket is bound a moment before it listens (another wait starting, or this very probe in
+        // another get-token): only a port that stays bound without a listener, over a few looks, is suspect.
         Holder::Unknown if cfg!(target_os = "linux") => {
-            std::net::TcpListener::bind(("127.0.0.1", port))
-                .is_err()
-                .then_some(None)
+            for _ in 0..5 {
+                if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                    return None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                match holder(port) {
+                    Holder::Me => return None,
+                    Holder::Other(uid) => return Some(Some(uid)),
+                    Holder::Unknown => {}
+                }
+            }
+            Some(None)
         }
         Holder::Unknown => None,
     }
