@@ -604,12 +604,12 @@ async fn a_google_domain_wide_delegation_account_hands_out_its_oauth_token() {
         Route::Auth,
         200,
         r#"{"connected_account": {"status": "ACTIVE", "authorization_type": "GOOGLE_DWD",
-            "authorization_details": {"google_dwd": {"access_token": "ya29.dwd-token",
+            "authorization_details": {"google_dwd": {"access_token": "dwd.fake-token",
             "scopes": ["https://www.googleapis.com/auth/gmail.readonly"],
             "token_expires_at": "2099-01-01T00:00:00Z"}}}}"#,
     ));
     let token = broker.get_token("gmail").await.unwrap();
-    assert_eq!(token.expose_secret(), "ya29.dwd-token");
+    assert_eq!(token.expose_secret(), "dwd.fake-token");
     assert_eq!(
         token.scopes(),
         ["https://www.googleapis.com/auth/gmail.readonly"]

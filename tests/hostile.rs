@@ -284,14 +284,14 @@ fn m3_absurd_timestamps_never_panic() {
 fn m4_access_tokens_with_controls_are_refused() {
     let report = Report::default();
     let tokens = [
-        "ya29.BAD-esc\u{1b}]0;T\u{7}",
-        "ya29.BAD-crlf\r\nX-Injected: 1",
-        "ya29.BAD-space x",
-        "ya29.BAD-nonascii\u{e9}",
-        "ya29.BAD-bidi\u{202e}",
-        "ya29.BAD-del\u{7f}",
-        "ya29.BAD-tab\t",
-        "ya29.BAD-nul\u{0}",
+        "tok.BAD-esc\u{1b}]0;T\u{7}",
+        "tok.BAD-crlf\r\nX-Injected: 1",
+        "tok.BAD-space x",
+        "tok.BAD-nonascii\u{e9}",
+        "tok.BAD-bidi\u{202e}",
+        "tok.BAD-del\u{7f}",
+        "tok.BAD-tab\t",
+        "tok.BAD-nul\u{0}",
     ];
     // `--format header` (an `Authorization: Bearer` line) where the CLI has it: CR/LF there is header injection.
     let help = World::new(CONNECTIONS_JSON).run(&["--help"]);
@@ -310,7 +310,7 @@ fn m4_access_tokens_with_controls_are_refused() {
                 account_answers(&account, &json_str(t)),
             )
             .paths(&paths)
-            .forbid("ya29.BAD");
+            .forbid("tok.BAD");
             s.bad_token = true;
             s
         })

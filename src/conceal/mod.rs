@@ -6,15 +6,15 @@
 //! ```
 //! use tokenbroker::conceal::{Concealer, Masker, MASK};
 //!
-//! let token = "ya29.a0AfB_example-token-value";
+//! let token = "fake.a0AfB_example-token-value";
 //! let concealer = Concealer::new(Some(token));
-//! let shown = concealer.conceal(r#"{"you_sent": "Bearer ya29.a0AfB_example-token-value"}"#);
+//! let shown = concealer.conceal(r#"{"you_sent": "Bearer fake.a0AfB_example-token-value"}"#);
 //! assert!(!shown.contains("a0AfB_example") && shown.contains("concealed"));
 //!
 //! // A stream, cut anywhere: the token is still hidden.
 //! let mut masker = Masker::new([token.as_bytes()]);
 //! let mut out = Vec::new();
-//! masker.feed(b"token: ya29.a0AfB_exa", &mut out);
+//! masker.feed(b"token: fake.a0AfB_exa", &mut out);
 //! masker.feed(b"mple-token-value!", &mut out);
 //! masker.finish(&mut out);
 //! assert_eq!(out, [&b"token: "[..], MASK, b"!"].concat());
