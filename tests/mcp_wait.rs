@@ -123,6 +123,17 @@ async fn without_url_elicitation_custom_verification_finishes_with_the_verify_to
         .await
         .unwrap();
     assert_eq!(again["is_error"], true, "{again}");
+    // A hostile address: refused, said once, escaped; no token or secret anywhere in what was sent.
+    let hostile = session
+        .call("verify", json!({"address": "http://127.0.0.1:9/tokenbroker/verify?auth_request_id=\u{1b}]0;x\u{7}&state=tbv1.x"}))
+        .await
+        .unwrap();
+    assert_eq!(hostile["is_error"], true, "{hostile}");
+    assert!(
+        !session.transcript().contains('\u{1b}'),
+        "no raw escape in any message"
+    );
+    assert_no_token(&session, &emu);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -66,6 +66,17 @@ fn unknown_connection() -> Reply {
     )
 }
 
+/// The key of a create or magic link, whose connector must name a connection of the environment (taken into
+/// it when any name is accepted).
+fn known_key(s: &mut State, args: &Args) -> Result<(String, String), Box<Reply>> {
+    let key = key(args)?;
+    if !s.knows(&key.0) {
+        return Err(Box::new(unknown_connection()));
+    }
+    s.adopt(&key.0);
+    Ok(key)
+}
+
 fn account_not_found() -> Reply {
     json_reply(
         StatusCode::NOT_FOUND,
@@ -98,14 +109,10 @@ pub(super) fn get_account(s: &mut State, args: &Args, with_credentials: bool) ->
 
 /// Create. `connected_account` is required by the proto's rules (checked before this is reached).
 pub(super) fn create(s: &mut State, args: &Args) -> Reply {
-    let key = match key(args) {
+    let key = match known_key(s, args) {
         Ok(k) => k,
         Err(reply) => return *reply,
     };
-    if !s.knows(&key.0) {
-        return unknown_connection();
-    }
-    s.adopt(&key.0);
     if s.accounts.contains_key(&key) {
         return json_reply(
             StatusCode::CONFLICT,
@@ -127,14 +134,10 @@ pub(super) fn create(s: &mut State, args: &Args) -> Reply {
 /// account when there is none (whether Scalekit does is UNCONFIRMED, audit EM6; the client always creates
 /// first).
 pub(super) fn magic_link(s: &mut State, args: &Args) -> Reply {
-    let key = match key(args) {
+    let key = match known_key(s, args) {
         Ok(k) => k,
         Err(reply) => return *reply,
     };
-    if !s.knows(&key.0) {
-        return unknown_connection();
-    }
-    s.adopt(&key.0);
     s.create(&key.0, &key.1);
     let (link, expires_at) = s.new_link(
         &key.0,
